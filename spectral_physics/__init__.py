@@ -1,0 +1,55 @@
+"""spectral-physics: train and analyse neural networks in reciprocal space.
+
+A fully connected layer is the off-diagonal block of a transfer operator
+``A = Phi Lambda Phi^-1``; its weights are ``w_ij = (lam_in_j - lam_out_i) phi_ij``.
+Training can act on the eigenvalues, the eigenvectors, or both.
+
+Example
+-------
+>>> from spectral_physics import SpectralMLP
+>>> net = SpectralMLP([784, 500, 10], train="eigen", activation="relu", seed=0)
+>>> net.n_trainable
+1794
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("spectral-physics")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+from .activations import ACTIVATIONS, get_activation
+from .backend import get_xp, resolve_device, to_device, to_numpy
+from .io import ModelFileError, load_network, save_network
+from .layers import PRESETS, SpectralLayer, trainable_count
+from .losses import softmax_cross_entropy
+from .network import SpectralMLP
+from .optim import SGD, Adam, Adamax, make_optimizer
+from .train import Callback, DivergenceError, History, fit
+
+__all__ = [
+    "__version__",
+    "ACTIVATIONS",
+    "PRESETS",
+    "SpectralLayer",
+    "SpectralMLP",
+    "trainable_count",
+    "get_activation",
+    "get_xp",
+    "resolve_device",
+    "to_device",
+    "to_numpy",
+    "softmax_cross_entropy",
+    "SGD",
+    "Adam",
+    "Adamax",
+    "make_optimizer",
+    "fit",
+    "History",
+    "Callback",
+    "DivergenceError",
+    "save_network",
+    "load_network",
+    "ModelFileError",
+]

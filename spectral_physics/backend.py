@@ -1,0 +1,127 @@
+"""One code path for NumPy (CPU) and CuPy (GPU).
+
+Every array of a network lives on one device. Code takes its array module from
+the arrays it receives (:func:`array_module`), so the same function runs on
+both. Random initial values are always drawn on the host from
+``numpy.random.Generator(SeedSequence(seed))`` and then moved, so a seed gives
+the same initial network on the CPU and on the GPU.
+
+Example
+-------
+>>> from spectral_physics.backend import get_xp, to_device, to_numpy
+>>> xp = get_xp("cpu")
+>>> a = to_device(xp.arange(3.0), "cpu")
+>>> to_numpy(a).tolist()
+[0.0, 1.0, 2.0]
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEVICES",
+    "resolve_device",
+    "get_xp",
+    "array_module",
+    "to_device",
+    "to_numpy",
+    "host_rng",
+    "device_of",
+    "synchronize",
+]
+
+DEVICES = ("cpu", "gpu")
+
+
+def resolve_device(device: str | None = None) -> str:
+    """Return ``"cpu"`` or ``"gpu"``.
+
+    Parameters
+    ----------
+    device : {"cpu", "gpu"} or None
+        ``None`` reads ``SPECTRAL_PHYSICS_DEVICE`` and falls back to ``"cpu"``.
+    """
+    if device is None:
+        device = os.environ.get("SPECTRAL_PHYSICS_DEVICE", "cpu") or "cpu"
+    device = str(device).lower()
+    if device in ("cuda", "cupy"):
+        device = "gpu"
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "gpu":
+        _cupy()
+    return device
+
+
+def _cupy() -> ModuleType:
+    """Import CuPy and check a CUDA device exists, with an error saying which is missing."""
+    try:
+        import cupy
+    except ImportError as exc:
+        raise RuntimeError(
+            "device='gpu' needs CuPy, which is not installed: "
+            "pip install 'spectral-physics[gpu]'"
+        ) from exc
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # noqa: BLE001 - driver errors come in many types
+        raise RuntimeError(f"device='gpu': CuPy is installed but no CUDA device is usable ({exc})") from exc
+    if n < 1:
+        raise RuntimeError("device='gpu': CuPy is installed but no CUDA device was found")
+    return cupy
+
+
+def get_xp(device: str | None = None) -> ModuleType:
+    """Array module (``numpy`` or ``cupy``) for a device."""
+    return _cupy() if resolve_device(device) == "gpu" else np
+
+
+def array_module(*arrays: Any) -> ModuleType:
+    """Array module of the given arrays (``cupy`` if any is a CuPy array)."""
+    for a in arrays:
+        if type(a).__module__.startswith("cupy"):
+            import cupy
+
+            return cupy
+    return np
+
+
+def device_of(array: Any) -> str:
+    """``"gpu"`` for a CuPy array, else ``"cpu"``."""
+    return "gpu" if array_module(array) is not np else "cpu"
+
+
+def to_device(array: Any, device: str, dtype: Any = None) -> Any:
+    """Copy (if needed) an array to ``device``, optionally casting to ``dtype``."""
+    if resolve_device(device) == "gpu":
+        cp = _cupy()
+        out = cp.asarray(array)
+    else:
+        out = to_numpy(array)
+    if dtype is not None:
+        out = out.astype(dtype, copy=False)
+    return out
+
+
+def to_numpy(array: Any) -> np.ndarray:
+    """Host NumPy copy (or view) of a NumPy or CuPy array; scalars pass through NumPy."""
+    if hasattr(array, "get") and type(array).__module__.startswith("cupy"):
+        return array.get()
+    return np.asarray(array)
+
+
+def host_rng(seed: int | np.random.SeedSequence | None) -> np.random.Generator:
+    """Seeded host generator: ``Generator(PCG64(SeedSequence(seed)))``."""
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return np.random.Generator(np.random.PCG64(ss))
+
+
+def synchronize(xp: ModuleType) -> None:
+    """Wait for queued device work (a no-op on NumPy); for timing only, never per batch."""
+    if xp is not np:
+        xp.cuda.get_current_stream().synchronize()

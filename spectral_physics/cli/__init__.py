@@ -1,0 +1,59 @@
+"""Command-line interface: ``spectral-physics SUBCOMMAND ...``.
+
+Subcommands are discovered through the ``spectral_physics.commands`` entry-point
+group, so packages built on the core (``analysis``) add commands without the
+core importing them. Each entry point is a ``register(subparsers)`` function
+that adds a parser whose ``func(args) -> int`` does the work.
+
+Errors a user can cause (bad arguments, missing files, bad values) end with a
+one-line message on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.metadata import entry_points
+
+__all__ = ["main", "CLIError", "build_parser"]
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, status 2, as argparse does, minus the usage block
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="spectral-physics", description=__doc__.splitlines()[0])
+    from spectral_physics import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    eps = sorted(entry_points(group="spectral_physics.commands"), key=lambda e: e.name)
+    for ep in eps:
+        ep.load()(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (CLIError, ValueError, FileNotFoundError, OSError) as exc:
+        print(f"spectral-physics {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"spectral-physics {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

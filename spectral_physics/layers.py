@@ -1,0 +1,486 @@
+"""Spectral layers: a fully connected layer parametrised in reciprocal space.
+
+A layer from ``N_in`` to ``N_out`` nodes is the off-diagonal block of the
+transfer operator ``A = Phi Lambda Phi^-1`` over all ``N_in + N_out`` nodes::
+
+    w_ij = (lam_in_j - lam_out_i) * phi_ij      i: receiving node, j: input node
+    z    = x @ W.T + b                          x: (batch, N_in)
+
+Which arrays train is set by a preset (see :data:`PRESETS`) or an explicit set
+of names among ``phi``, ``lam_in``, ``lam_out``. ``phi`` itself may be
+factorised (``svd``: ``phi = U diag(s) V``; ``qr``: ``phi = R Q``, or ``Q R``
+when ``N_out > N_in``) with the orthonormal factors frozen. The ``direct``
+preset trains ``W`` itself; it is represented with ``lam_in = 1``,
+``lam_out = 0`` and ``phi = W`` so every layer has a transfer operator.
+
+Every array may carry leading *ensemble* axes: an ensemble of ``E`` networks
+stores ``phi`` as ``(E, N_out, N_in)`` and takes inputs ``(E, batch, N_in)``.
+All arithmetic below broadcasts over those axes, so ensembles and single
+networks share one code path.
+
+Example
+-------
+>>> from spectral_physics.layers import SpectralLayer, trainable_count
+>>> from spectral_physics.backend import host_rng
+>>> layer = SpectralLayer(4, 3, "eigen", rngs=[host_rng(0)])
+>>> layer.trainable, layer.n_trainable == trainable_count("eigen", 4, 3)
+(('lam_in', 'lam_out', 'bias'), True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from .backend import array_module, resolve_device, to_device
+
+__all__ = [
+    "PRESETS",
+    "INITS",
+    "SpectralLayer",
+    "parse_train",
+    "trainable_count",
+]
+
+#: preset name -> (parametrisation of phi, trainable arrays other than the bias)
+PRESETS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "direct": ("direct", ("weight",)),
+    "eigen-out": ("phi", ("lam_out",)),
+    "eigen": ("phi", ("lam_in", "lam_out")),
+    "spectral": ("phi", ("phi", "lam_in", "lam_out")),
+    "svd": ("svd", ("s", "lam_in", "lam_out")),
+    "qr": ("qr", ("R", "lam_in", "lam_out")),
+}
+
+#: initialisation schemes (see :class:`SpectralLayer`)
+INITS = ("default", "paper")
+
+_EXPLICIT = ("phi", "lam_in", "lam_out")
+
+# arrays each parametrisation stores (trainable or frozen)
+_STORED = {
+    "direct": ("weight",),
+    "phi": ("phi",),
+    "svd": ("U", "s", "V"),
+    "qr": ("R", "Q"),
+}
+
+
+def parse_train(train: str | Iterable[str]) -> tuple[str, str, tuple[str, ...]]:
+    """Resolve a preset name or an explicit set of trainable names.
+
+    Parameters
+    ----------
+    train : str or iterable of str
+        A key of :data:`PRESETS`, or names among ``phi``, ``lam_in``, ``lam_out``.
+
+    Returns
+    -------
+    preset : str
+        The preset name (explicit sets are named ``"lam_out+phi"`` etc.).
+    parametrisation : {"direct", "phi", "svd", "qr"}
+    trainable : tuple of str
+        Trainable arrays, bias excluded.
+    """
+    if isinstance(train, str):
+        if train in PRESETS:
+            param, names = PRESETS[train]
+            return train, param, names
+        if "+" not in train:
+            raise ValueError(f"train must be one of {sorted(PRESETS)} or a set of {_EXPLICIT}, got {train!r}")
+        train = train.split("+")
+    names = tuple(n for n in _EXPLICIT if n in set(train))
+    unknown = set(train) - set(_EXPLICIT)
+    if unknown or not names:
+        raise ValueError(
+            f"train must be one of {sorted(PRESETS)} or a non-empty set of {_EXPLICIT}, "
+            f"got {sorted(train)!r}"
+        )
+    return "+".join(names), "phi", names
+
+
+def trainable_count(preset: str | Iterable[str], n_in: int, n_out: int, bias: bool = True) -> int:
+    """Exact number of trainable scalars of one layer.
+
+    Parameters
+    ----------
+    preset : str or iterable of str
+        As accepted by :func:`parse_train`.
+    n_in, n_out : int
+        Layer sizes.
+    bias : bool
+        Whether the ``n_out`` biases train.
+    """
+    _, _, names = parse_train(preset)
+    r = min(n_in, n_out)
+    size = {
+        "weight": n_in * n_out,
+        "phi": n_in * n_out,
+        "lam_in": n_in,
+        "lam_out": n_out,
+        "s": r,
+        "R": r * (r + 1) // 2,
+    }
+    return sum(size[n] for n in names) + (n_out if bias else 0)
+
+
+def _glorot(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    a = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-a, a, size=(n_out, n_in))
+
+
+def _init_host(
+    rng: np.random.Generator, n_in: int, n_out: int, param: str, init: str
+) -> dict[str, np.ndarray]:
+    """Draw one member's arrays on the host in float64 (see SpectralLayer for the schemes)."""
+    out: dict[str, np.ndarray] = {}
+    r = min(n_in, n_out)
+    if init == "default":
+        # Every preset starts from the same Glorot-uniform W = phi: runs that differ only in
+        # what trains share their initial direct-space network.
+        phi = _glorot(rng, n_in, n_out)
+        out["lam_in"] = np.ones(n_in)
+        out["lam_out"] = np.zeros(n_out)
+        if param in ("direct", "phi"):
+            out["weight" if param == "direct" else "phi"] = phi
+        elif param == "svd":
+            u, s, vt = np.linalg.svd(phi, full_matrices=False)
+            out.update(U=u, s=s, V=vt)
+        else:  # qr
+            if n_out <= n_in:
+                rr, q = scipy.linalg.rq(phi, mode="economic")
+            else:
+                q, rr = np.linalg.qr(phi)
+            out.update(R=np.triu(rr), Q=q)
+    elif init == "paper":
+        # Values seen in the authors' code (DESIGN.md section 1).
+        if param == "svd":
+            out["lam_in"] = np.zeros(n_in)
+            out["lam_out"] = np.ones(n_out)
+            out["U"] = rng.normal(0.0, 0.04, size=(n_out, r))
+            out["s"] = rng.uniform(0.0, 3.0, size=r)
+            out["V"] = rng.normal(0.0, 0.04, size=(r, n_in))
+        else:
+            phi = _glorot(rng, n_in, n_out)
+            out["lam_in"] = rng.uniform(-0.97, 0.97, size=n_in)
+            out["lam_out"] = rng.uniform(-0.13, 0.13, size=n_out)
+            if param == "direct":
+                out["weight"] = phi
+                out["lam_in"], out["lam_out"] = np.ones(n_in), np.zeros(n_out)
+            elif param == "phi":
+                out["phi"] = phi
+            else:  # qr
+                g = rng.normal(0.0, 0.036, size=(max(n_in, n_out), r))
+                q, _ = np.linalg.qr(g)
+                out["Q"] = q.T if n_out <= n_in else q
+                out["R"] = np.triu(_glorot(rng, r, r))
+    else:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    out["bias"] = np.zeros(n_out)
+    return out
+
+
+class SpectralLayer:
+    """A dense layer ``N_in -> N_out`` with weights ``w_ij = (lam_in_j - lam_out_i) phi_ij``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Numbers of input and receiving nodes.
+    train : str or iterable of str
+        Preset (``direct``, ``eigen-out``, ``eigen``, ``spectral``, ``svd``, ``qr``) or an
+        explicit set among ``phi``, ``lam_in``, ``lam_out``.
+    rngs : sequence of numpy.random.Generator
+        One host generator per ensemble member; arrays are drawn from them in order.
+    dtype : str or dtype
+        Floating dtype of all arrays (``float32`` for training, ``float64`` for checks).
+    device : {"cpu", "gpu"}
+    init : {"default", "paper"}
+        ``default``: ``phi`` Glorot-uniform, ``lam_in = 1``, ``lam_out = 0`` (so ``W = phi``,
+        the same initial ``W`` for every preset; ``svd``/``qr`` factorise that ``phi`` exactly).
+        ``paper``: the authors' values: ``lam_in ~ U(-0.97, 0.97)``, ``lam_out ~ U(-0.13, 0.13)``
+        with Glorot ``phi``; ``svd`` with ``lam_in = 0``, ``lam_out = 1``, ``U, V ~ N(0, 0.04^2)``,
+        ``s ~ U(0, 3)``; ``qr`` with ``Q`` from the QR factorisation of an ``N(0, 0.036^2)``
+        matrix and Glorot ``R``.
+    bias : bool
+        Whether the bias (zeros at start) trains.
+    ensemble : bool
+        Stack members along a leading axis even if there is one ``rng``.
+
+    Attributes
+    ----------
+    trainable : tuple of str
+        Names of trainable arrays, ``bias`` last when it trains.
+    mask : None or bool array, shape (..., N_out, N_in)
+        Static direct-space mask; the layer uses ``M * W``.
+    sparsity : None or float
+        Dynamic percentile sparsity ``p``: at every forward pass the entries of ``|W|`` below
+        the ``p``-quantile of the layer (per ensemble member) are zeroed.
+    last_mask : None or bool array
+        The mask used by the last forward pass (static or dynamic).
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        train: str | Iterable[str] = "spectral",
+        *,
+        rngs: Sequence[np.random.Generator],
+        dtype: Any = "float32",
+        device: str | None = "cpu",
+        init: str = "default",
+        bias: bool = True,
+        ensemble: bool = False,
+    ) -> None:
+        for name, n in (("n_in", n_in), ("n_out", n_out)):
+            if not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"{name} must be a positive integer, got {n!r}")
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.preset, self.parametrisation, names = parse_train(train)
+        self.use_bias = bool(bias)
+        self.trainable = names + (("bias",) if bias else ())
+        self.device = resolve_device(device)
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise ValueError(f"dtype must be a floating dtype, got {dtype!r}")
+        if len(rngs) < 1:
+            raise ValueError("rngs must hold at least one generator")
+        self.ensemble_size = len(rngs) if (ensemble or len(rngs) > 1) else None
+        members = [_init_host(g, self.n_in, self.n_out, self.parametrisation, init) for g in rngs]
+        self._arrays: dict[str, Any] = {}
+        for key in members[0]:
+            host = np.stack([m[key] for m in members]) if self.ensemble_size else members[0][key]
+            self._arrays[key] = to_device(host, self.device, self.dtype)
+        self.mask = None
+        self.sparsity: float | None = None
+        self.last_mask = None
+        self._cache: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ arrays
+    @property
+    def xp(self):
+        return array_module(self._arrays["bias"])
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Trainable arrays by name (the live arrays, updated in place by optimisers)."""
+        return {k: self._arrays[k] for k in self.trainable}
+
+    @property
+    def arrays(self) -> dict[str, Any]:
+        """Every stored array, trainable or frozen."""
+        return dict(self._arrays)
+
+    @property
+    def n_trainable(self) -> int:
+        """Number of trainable scalars (per ensemble member)."""
+        return trainable_count(self.preset, self.n_in, self.n_out, self.use_bias)
+
+    def _get(self, name: str):
+        return self._arrays[name]
+
+    def _set(self, name: str, value) -> None:
+        old = self._arrays[name]
+        new = to_device(value, self.device, self.dtype)
+        if new.shape != old.shape:
+            raise ValueError(f"{name} must have shape {old.shape}, got {new.shape}")
+        self._arrays[name] = self.xp.ascontiguousarray(new)
+
+    def __getattr__(self, name: str):
+        arrays = self.__dict__.get("_arrays", {})
+        if name in arrays:
+            return arrays[name]
+        raise AttributeError(f"{type(self).__name__} ({self.__dict__.get('preset')}) has no {name!r}")
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in self.__dict__.get("_arrays", {}):
+            self._set(name, value)
+        elif name == "mask" and value is not None:
+            object.__setattr__(self, name, self._check_mask(value))
+        elif name == "sparsity" and value is not None:
+            if not 0.0 <= float(value) < 1.0:
+                raise ValueError(f"sparsity must lie in [0, 1), got {value!r}")
+            object.__setattr__(self, name, float(value))
+        else:
+            object.__setattr__(self, name, value)
+
+    def _check_mask(self, mask):
+        mask = to_device(mask, self.device)
+        shape = self._weight_shape
+        if mask.shape != shape:
+            raise ValueError(f"mask must have shape {shape}, got {mask.shape}")
+        return mask.astype(bool)
+
+    @property
+    def _weight_shape(self) -> tuple[int, ...]:
+        lead = (self.ensemble_size,) if self.ensemble_size else ()
+        return lead + (self.n_out, self.n_in)
+
+    @property
+    def phi(self):
+        """Eigenvector block ``phi``, shape (..., N_out, N_in); derived for svd, qr and direct."""
+        a = self._arrays
+        p = self.parametrisation
+        if p == "phi":
+            return a["phi"]
+        if p == "direct":
+            return a["weight"]
+        if p == "svd":
+            return (a["U"] * a["s"][..., None, :]) @ a["V"]
+        r = self.xp.triu(a["R"])  # only the upper triangle is a parameter
+        return r @ a["Q"] if self.n_out <= self.n_in else a["Q"] @ r
+
+    @phi.setter
+    def phi(self, value) -> None:
+        if self.parametrisation not in ("phi", "direct"):
+            raise AttributeError(f"phi of a {self.preset!r} layer is derived; set its factors")
+        self._set("phi" if self.parametrisation == "phi" else "weight", value)
+
+    # ------------------------------------------------------------------ weights
+    def dense_weight(self):
+        """Direct-space weights before masking, shape (..., N_out, N_in)."""
+        if self.parametrisation == "direct":
+            return self._arrays["weight"]
+        a = self._arrays
+        return (a["lam_in"][..., None, :] - a["lam_out"][..., :, None]) * self.phi
+
+    def weight_matrix(self):
+        """Effective weights ``M * W`` used by the forward pass, shape (..., N_out, N_in)."""
+        w = self.dense_weight()
+        m = self._current_mask(w)
+        return w if m is None else w * m
+
+    def _current_mask(self, w):
+        if self.sparsity is None or self.sparsity == 0.0:
+            return self.mask
+        xp = array_module(w)
+        a = xp.abs(w).reshape(w.shape[:-2] + (-1,))
+        k = int(round(self.sparsity * a.shape[-1]))
+        if k == 0:
+            dyn = xp.ones(w.shape, dtype=bool)
+        else:
+            thresh = xp.partition(a, k - 1, axis=-1)[..., k - 1 : k]
+            dyn = (a > thresh).reshape(w.shape)
+        return dyn if self.mask is None else dyn & self.mask
+
+    # ------------------------------------------------------------------ passes
+    def forward(self, x):
+        """Pre-activations ``z = x @ (M * W).T + b``.
+
+        Parameters
+        ----------
+        x : array, shape (..., batch, N_in)
+
+        Returns
+        -------
+        z : array, shape (..., batch, N_out)
+        """
+        xp = self.xp
+        w_dense = self.dense_weight()
+        mask = self._current_mask(w_dense)
+        self.last_mask = mask
+        w = w_dense if mask is None else w_dense * mask
+        z = xp.matmul(x, xp.swapaxes(w, -1, -2))
+        if self.use_bias:
+            z += self._arrays["bias"][..., None, :]
+        self._cache = {"x": x, "w": w, "mask": mask}
+        return z
+
+    def backward(self, delta, input_grad: bool = True):
+        """Gradients of the loss from ``delta = dL/dz``.
+
+        Parameters
+        ----------
+        delta : array, shape (..., batch, N_out)
+            Gradient of the loss with respect to this layer's pre-activations.
+        input_grad : bool
+            Whether to return ``dL/dx`` (not needed for the first layer).
+
+        Returns
+        -------
+        grads : dict of str to array
+            One entry per trainable array, same shapes as the arrays.
+        dx : array, shape (..., batch, N_in), or None
+        """
+        xp = self.xp
+        x, w, mask = self._cache["x"], self._cache["w"], self._cache["mask"]
+        g = xp.matmul(xp.swapaxes(delta, -1, -2), x)  # dL/d(M*W), (..., N_out, N_in)
+        if mask is not None:
+            g *= mask
+        grads = self.grads_from_weight_grad(g)
+        if self.use_bias:
+            grads["bias"] = delta.sum(axis=-2)
+        dx = xp.matmul(delta, w) if input_grad else None
+        return grads, dx
+
+    def grads_from_weight_grad(self, g) -> dict[str, Any]:
+        """Chain ``G = dL/dW`` (..., N_out, N_in) to the trainable arrays (bias excluded).
+
+        ``G`` may be overwritten. Uses DESIGN.md section 1::
+
+            dL/dphi_ij = G_ij (lam_in_j - lam_out_i)
+            dL/dlam_in_j = sum_i G_ij phi_ij,   dL/dlam_out_i = -sum_j G_ij phi_ij
+        """
+        names = self.trainable
+        a = self._arrays
+        out: dict[str, Any] = {}
+        if self.parametrisation == "direct":
+            if "weight" in names:
+                out["weight"] = g
+            return out
+        phi = self.phi
+        if "phi" in names or "s" in names or "R" in names:
+            dphi = g * (a["lam_in"][..., None, :] - a["lam_out"][..., :, None])
+            if "phi" in names:
+                out["phi"] = dphi
+            elif "s" in names:
+                # dL/ds_k = sum_ij dphi_ij U_ik V_kj
+                out["s"] = ((a["U"].swapaxes(-1, -2) @ dphi) * a["V"]).sum(axis=-1)
+            else:
+                q, xp = a["Q"], self.xp
+                dr = dphi @ q.swapaxes(-1, -2) if self.n_out <= self.n_in else q.swapaxes(-1, -2) @ dphi
+                out["R"] = xp.triu(dr)
+        if "lam_in" in names or "lam_out" in names:
+            g *= phi  # G * phi, in place: G is not needed any more
+            if "lam_in" in names:
+                out["lam_in"] = g.sum(axis=-2)
+            if "lam_out" in names:
+                out["lam_out"] = -g.sum(axis=-1)
+        return out
+
+    def transfer_operator(self, member: int | None = None) -> np.ndarray:
+        """Full operator ``A = Phi Lambda Phi^-1`` over ``N_in + N_out`` nodes, float64 NumPy.
+
+        Returns
+        -------
+        A : ndarray, shape (N_in + N_out, N_in + N_out)
+            ``[[diag(lam_in), 0], [W, diag(lam_out)]]`` with ``W`` the dense weights.
+        """
+        from .backend import to_numpy
+
+        def pick(arr):
+            arr = to_numpy(arr).astype(np.float64)
+            if self.ensemble_size:
+                if member is None:
+                    raise ValueError("member must be given for an ensemble layer")
+                arr = arr[member]
+            return arr
+
+        lam_in, lam_out, w = pick(self._arrays["lam_in"]), pick(self._arrays["lam_out"]), pick(self.dense_weight())
+        n = self.n_in + self.n_out
+        a = np.zeros((n, n))
+        a[np.arange(self.n_in), np.arange(self.n_in)] = lam_in
+        a[self.n_in :, self.n_in :][np.diag_indices(self.n_out)] = lam_out
+        a[self.n_in :, : self.n_in] = w
+        return a
+
+    def __repr__(self) -> str:
+        ens = f", ensemble={self.ensemble_size}" if self.ensemble_size else ""
+        return (
+            f"SpectralLayer({self.n_in} -> {self.n_out}, train={self.preset!r}, "
+            f"trainable={self.n_trainable}, dtype={self.dtype}, device={self.device!r}{ens})"
+        )
