@@ -1,0 +1,971 @@
+"""Data sets: MNIST, Fashion-MNIST, CIFAR-10 and a synthetic teacher-student task.
+
+Every loader returns a :class:`Dataset`: flattened images as a C-contiguous
+``float32`` array of shape ``(n, d)`` scaled to ``[0, 1]``, ``int64`` labels,
+the image shape needed to undo the flattening, and the number of classes.
+
+Example
+-------
+>>> from spectral_physics.datasets import load_dataset, teacher_student
+>>> data = load_dataset("mnist")                                  # doctest: +SKIP
+>>> data                                                          # doctest: +SKIP
+Dataset('mnist', train=60000, test=10000, features=784, classes=10, image_shape=(28, 28))
+>>> small = data.subset(1000, seed=0)                             # doctest: +SKIP
+>>> small.x_train.shape, small.x_train.dtype, small.y_train.dtype  # doctest: +SKIP
+((1000, 784), dtype('float32'), dtype('int64'))
+>>> toy = teacher_student(n_train=500, n_test=100, n_features=20, n_classes=3, seed=1)
+>>> toy.x_train.shape, toy.x_test.shape, toy.n_classes
+((500, 20), (100, 20), 3)
+
+Where the files are looked for
+------------------------------
+For ``load_dataset(name, root=...)`` the first complete set of files wins, in
+this order:
+
+1. the explicit ``root``: the files directly in it, then in ``root/<name>/``;
+2. ``$SPECTRAL_PHYSICS_DATA/<name>/`` (several directories may be joined with
+   ``os.pathsep``);
+3. Debian's system location ``/usr/share/datasets/<name>/`` (the package
+   ``dataset-fashion-mnist`` installs there; see :data:`SYSTEM_DATA_DIRS`);
+4. the user cache ``$SPECTRAL_PHYSICS_CACHE/<name>/``, else
+   ``$XDG_CACHE_HOME/spectral-physics/<name>/``, else
+   ``~/.cache/spectral-physics/<name>/`` (see :func:`cache_dir`).
+
+A directory holding only part of a set (say the training files but not the
+test files) is an error naming the missing files, except the cache, whose
+missing files are downloaded. With ``download=True`` and nothing found, the
+files are fetched from the mirrors in :data:`MIRRORS` (or from the base URLs in
+``$SPECTRAL_PHYSICS_MIRROR``, which replace them) into the cache: each file
+goes to a temporary file in the cache directory, is verified against
+:data:`KNOWN_SHA256`, fsynced and renamed into place, so the cache never holds
+a half-written or unverified file.
+
+File formats
+------------
+MNIST and Fashion-MNIST: the four IDX files ``train-images-idx3-ubyte``,
+``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
+``t10k-labels-idx1-ubyte``, each raw or gzip-compressed (``.gz``); gzip is
+recognised by content, not by name. The SHA-256 of the *uncompressed* bytes is
+checked (``verify=True``), since the gzip bytes differ between encoders.
+
+CIFAR-10: the binary version only (never the pickled one), either the archive
+``cifar-10-binary.tar.gz`` or its extracted folder ``cifar-10-batches-bin/``
+(or the ``.bin`` files directly). Each record is one label byte and
+3 x 32 x 32 pixel bytes in channel-major (CHW) order; images are returned in
+HWC order, flattened, so ``x.reshape(-1, 32, 32, 3)`` gives the pictures. The
+checksum of the canonical archive (170,052,171 bytes) is known and checked; the
+extracted ``.bin`` files have no published checksums and are only validated
+structurally.
+
+Decoded data sets are kept in memory (a small LRU cache keyed on the resolved
+paths, sizes and modification times), so loading the same files again in one
+process is nearly free. The cached arrays are read-only; ``subset`` and any
+arithmetic return fresh, writable arrays. :func:`clear_cache` empties the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import hashlib
+import http.client
+import math
+import os
+import re
+import struct
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CIFAR10_ARCHIVE",
+    "CIFAR10_MD5",
+    "CIFAR10_SIZE",
+    "DATASET_NAMES",
+    "Dataset",
+    "DatasetError",
+    "KNOWN_SHA256",
+    "MIRRORS",
+    "SYSTEM_DATA_DIRS",
+    "cache_dir",
+    "clear_cache",
+    "load_dataset",
+    "read_idx",
+    "teacher_student",
+]
+
+#: Names accepted by :func:`load_dataset`.
+DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10", "teacher-student")
+
+ENV_DATA = "SPECTRAL_PHYSICS_DATA"
+ENV_CACHE = "SPECTRAL_PHYSICS_CACHE"
+ENV_MIRROR = "SPECTRAL_PHYSICS_MIRROR"
+
+#: System-wide data directories searched after ``$SPECTRAL_PHYSICS_DATA``.
+SYSTEM_DATA_DIRS: tuple[str, ...] = ("/usr/share/datasets",)
+
+#: Base URLs tried in order for each data set; ``$SPECTRAL_PHYSICS_MIRROR`` replaces them.
+MIRRORS: dict[str, list[str]] = {
+    "mnist": [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ],
+    "fashion-mnist": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+    "cifar10": ["https://www.cs.toronto.edu/~kriz/"],
+}
+
+CIFAR10_ARCHIVE = "cifar-10-binary.tar.gz"
+#: Size in bytes and MD5 of the canonical CIFAR-10 binary archive (as published by its authors).
+CIFAR10_SIZE = 170_052_171
+CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+
+# SHA-256 of the canonical files ("digest set/file"): the *uncompressed* IDX files
+# (gzip bytes differ between encoders) and the CIFAR-10 archive itself.
+_SHA256_TABLE = """
+ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db mnist/train-images-idx3-ubyte
+65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5 mnist/train-labels-idx1-ubyte
+0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7 mnist/t10k-images-idx3-ubyte
+ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2 mnist/t10k-labels-idx1-ubyte
+c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888 fashion-mnist/train-images-idx3-ubyte
+bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9 fashion-mnist/train-labels-idx1-ubyte
+5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b fashion-mnist/t10k-images-idx3-ubyte
+0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34 fashion-mnist/t10k-labels-idx1-ubyte
+c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd cifar10/cifar-10-binary.tar.gz
+"""  # noqa: E501 - one digest and file per line, as sha256sum prints them
+
+#: ``KNOWN_SHA256[name][file]``: SHA-256 (hex) of each canonical file, uncompressed for IDX.
+KNOWN_SHA256: dict[str, dict[str, str]] = {}
+for _digest, _path in (line.split() for line in _SHA256_TABLE.strip().splitlines()):
+    _set, _file = _path.split("/")
+    KNOWN_SHA256.setdefault(_set, {})[_file] = _digest
+del _digest, _path, _set, _file
+
+#: Seconds before a stalled download connection is given up.
+DOWNLOAD_TIMEOUT = 60.0
+
+IDX_IMAGES_MAGIC = 0x00000803
+IDX_LABELS_MAGIC = 0x00000801
+
+# (role, canonical file name, magic number); the order is train images, train labels, test ...
+_IDX_ROLES: tuple[tuple[str, str, int], ...] = (
+    ("train_images", "train-images-idx3-ubyte", IDX_IMAGES_MAGIC),
+    ("train_labels", "train-labels-idx1-ubyte", IDX_LABELS_MAGIC),
+    ("test_images", "t10k-images-idx3-ubyte", IDX_IMAGES_MAGIC),
+    ("test_labels", "t10k-labels-idx1-ubyte", IDX_LABELS_MAGIC),
+)
+
+# IDX type codes (third header byte) -> big-endian NumPy dtypes.
+_IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+_CIFAR_DIR = "cifar-10-batches-bin"
+_CIFAR_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+_CIFAR_TEST = "test_batch.bin"
+_CIFAR_PIXELS = 3 * 32 * 32
+_CIFAR_RECORD = 1 + _CIFAR_PIXELS
+
+_SPECS: dict[str, dict[str, Any]] = {
+    "mnist": {"kind": "idx", "image_shape": (28, 28), "n_classes": 10},
+    "fashion-mnist": {"kind": "idx", "image_shape": (28, 28), "n_classes": 10},
+    "cifar10": {"kind": "cifar", "image_shape": (32, 32, 3), "n_classes": 10},
+}
+
+_ALIASES = {
+    "fashion": "fashion-mnist",
+    "fmnist": "fashion-mnist",
+    "fashionmnist": "fashion-mnist",
+    "cifar-10": "cifar10",
+    "teacher_student": "teacher-student",
+    "teacherstudent": "teacher-student",
+}
+
+
+class DatasetError(ValueError):
+    """A data file is missing, corrupt, truncated or fails verification.
+
+    The message always names the file (or the directories searched).
+    """
+
+
+# --------------------------------------------------------------------------------------
+# The Dataset container
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A classification data set split into training and test parts.
+
+    Parameters
+    ----------
+    name : str
+        Short name, e.g. ``"mnist"``.
+    x_train : ndarray, shape (n_train, d), float32
+        Training inputs, one flattened image per row (C order). For image data
+        the values lie in ``[0, 1]`` (pixel / 255); synthetic sets may differ.
+    y_train : ndarray, shape (n_train,), int64
+        Training labels in ``0 .. n_classes - 1``.
+    x_test : ndarray, shape (n_test, d), float32
+        Test inputs.
+    y_test : ndarray, shape (n_test,), int64
+        Test labels.
+    image_shape : tuple of int
+        Shape of one input before flattening, with ``prod(image_shape) == d``:
+        ``(28, 28)`` for MNIST, ``(32, 32, 3)`` (HWC) for CIFAR-10, ``(d,)``
+        for vector data.
+    n_classes : int
+        Number of classes.
+    info : dict, optional
+        Provenance: the files read and whether they were verified, or the
+        generator's settings. Not part of the repr; shared with the cached
+        copy, so treat it as read-only.
+
+    Notes
+    -----
+    Inputs are converted to C-contiguous float32 and labels to int64 on
+    construction (no copy when they already are). Arrays returned by
+    :func:`load_dataset` are read-only because they are shared through an
+    in-process cache; ``x.copy()`` gives a writable array.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple[int, ...]
+    n_classes: int
+    info: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        put = functools.partial(object.__setattr__, self)
+        put("image_shape", tuple(int(s) for s in self.image_shape))
+        put("n_classes", int(self.n_classes))
+        if self.n_classes < 1:
+            raise ValueError(f"n_classes must be >= 1, got {self.n_classes}")
+        d = math.prod(self.image_shape)
+        for split in ("train", "test"):
+            x = np.ascontiguousarray(getattr(self, f"x_{split}"), dtype=np.float32)
+            y = np.ascontiguousarray(getattr(self, f"y_{split}"))
+            if x.ndim != 2:
+                raise ValueError(f"x_{split} must be 2-D (n, d), got shape {x.shape}")
+            if x.shape[1] != d:
+                raise ValueError(
+                    f"x_{split} has {x.shape[1]} features but image_shape={self.image_shape} "
+                    f"holds {d}"
+                )
+            if y.ndim != 1 or y.shape[0] != x.shape[0]:
+                raise ValueError(
+                    f"y_{split} must have shape ({x.shape[0]},) to match x_{split}, got {y.shape}"
+                )
+            if y.dtype.kind not in "iu":
+                raise ValueError(f"y_{split} must hold integer labels, got dtype {y.dtype}")
+            y = y.astype(np.int64, copy=False)
+            if y.size and (y.min() < 0 or y.max() >= self.n_classes):
+                raise ValueError(
+                    f"y_{split} has labels in [{y.min()}, {y.max()}], outside "
+                    f"0..{self.n_classes - 1} (n_classes={self.n_classes})"
+                )
+            put(f"x_{split}", x)
+            put(f"y_{split}", y)
+
+    @property
+    def n_train(self) -> int:
+        """Number of training examples."""
+        return int(self.x_train.shape[0])
+
+    @property
+    def n_test(self) -> int:
+        """Number of test examples."""
+        return int(self.x_test.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Input dimension ``d`` (784 for MNIST, 3072 for CIFAR-10)."""
+        return int(self.x_train.shape[1])
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train={self.n_train}, test={self.n_test}, "
+            f"features={self.n_features}, classes={self.n_classes}, "
+            f"image_shape={self.image_shape})"
+        )
+
+    def subset(self, n_train: int, seed: int = 0, n_test: int | None = None) -> Dataset:
+        """A smaller data set drawn without replacement by a seeded permutation.
+
+        Parameters
+        ----------
+        n_train : int
+            Number of training examples to keep, ``1 <= n_train <= self.n_train``.
+        seed : int, default 0
+            Seed of ``numpy.random.Generator(PCG64(SeedSequence(seed)))``.
+        n_test : int or None, default None
+            Number of test examples to keep; ``None`` keeps the whole test set.
+
+        Returns
+        -------
+        Dataset
+            Same name, image shape and classes; ``x_train`` of shape
+            ``(n_train, d)``. The chosen rows keep their original order, and
+            with one seed a smaller subset is contained in a larger one.
+        """
+        n_train = _check_count("n_train", n_train, 1, self.n_train)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+        idx = np.sort(rng.permutation(self.n_train)[:n_train])
+        x_test, y_test = self.x_test, self.y_test
+        if n_test is not None:
+            n_test = _check_count("n_test", n_test, 0, self.n_test)
+            jdx = np.sort(rng.permutation(self.n_test)[:n_test])
+            x_test, y_test = self.x_test[jdx], self.y_test[jdx]
+        info = dict(self.info)
+        info["subset"] = {"n_train": n_train, "n_test": n_test, "seed": seed}
+        return Dataset(
+            self.name, self.x_train[idx], self.y_train[idx], x_test, y_test,
+            self.image_shape, self.n_classes, info,
+        )
+
+
+def _check_count(arg: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{arg} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{arg} must be in [{low}, {high}], got {value}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------------------
+# IDX files
+# --------------------------------------------------------------------------------------
+
+
+def _read_uncompressed(path: Path) -> bytes:
+    """Bytes of ``path``, gunzipped when the content starts with the gzip magic."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        # BadGzipFile (CRC or length check failed) is an OSError; a cut-off stream is EOFError.
+        raise DatasetError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
+
+
+def read_idx(
+    path: str | os.PathLike[str],
+    *,
+    magic: int | None = None,
+    sha256: str | None = None,
+) -> np.ndarray:
+    """Read one IDX file (raw or gzip-compressed) into an array.
+
+    Parameters
+    ----------
+    path : path-like
+        The file. Gzip is detected from the content, not the suffix.
+    magic : int, optional
+        Required magic number, e.g. ``0x00000803`` (unsigned bytes, 3 dims:
+        images) or ``0x00000801`` (unsigned bytes, 1 dim: labels).
+    sha256 : str, optional
+        Expected SHA-256 (hex) of the uncompressed bytes.
+
+    Returns
+    -------
+    ndarray
+        Read-only array with the dimensions of the header, e.g.
+        ``(60000, 28, 28)`` uint8 for MNIST training images.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file, for a damaged gzip stream, a wrong magic number, a
+        size that disagrees with the header (truncated or padded file), or a
+        checksum mismatch.
+    """
+    path = Path(path)
+    raw = _read_uncompressed(path)
+    if not raw:
+        raise DatasetError(f"{path}: empty file")
+    if len(raw) < 4:
+        raise DatasetError(f"{path}: truncated IDX file ({len(raw)} bytes, no header)")
+    found = int.from_bytes(raw[:4], "big")
+    if magic is not None and found != magic:
+        raise DatasetError(
+            f"{path}: wrong magic number 0x{found:08x}, expected 0x{magic:08x} "
+            "(not an IDX file of the expected kind)"
+        )
+    if raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
+        raise DatasetError(f"{path}: not an IDX file (magic number 0x{found:08x})")
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: truncated IDX header ({len(raw)} of {header} bytes)")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    count = math.prod(dims)
+    expected = header + count * dtype.itemsize
+    if len(raw) != expected:
+        what = "truncated" if len(raw) < expected else "has trailing bytes"
+        raise DatasetError(
+            f"{path}: {what}: the header declares dimensions {dims} ({expected} bytes) "
+            f"but the data has {len(raw)} bytes"
+        )
+    if sha256 is not None:
+        got = hashlib.sha256(raw).hexdigest()
+        if got != sha256.lower():
+            raise DatasetError(
+                f"{path}: SHA-256 of the uncompressed data is {got}, expected {sha256}; "
+                "the file is corrupt or not the canonical release "
+                "(for a local file, verify=False skips this check)"
+            )
+    return np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
+
+
+def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
+    """uint8 (n, ...) -> float32 (n, prod(...)) in [0, 1], exactly pixel / 255 in float32."""
+    flat = pixels.reshape(pixels.shape[0], -1)
+    return np.divide(flat, np.float32(255), dtype=np.float32)
+
+
+def _load_idx(name: str, paths: Sequence[Path], verify: bool) -> Dataset:
+    spec = _SPECS[name]
+    arrays = {}
+    for (role, stem, magic), path in zip(_IDX_ROLES, paths, strict=True):
+        digest = KNOWN_SHA256.get(name, {}).get(stem) if verify else None
+        if digest is not None and _stat_key(path) in _VERIFIED:
+            digest = None
+        arrays[role] = (path, read_idx(path, magic=magic, sha256=digest))
+    parts = {}
+    for split in ("train", "test"):
+        ipath, images = arrays[f"{split}_images"]
+        lpath, labels = arrays[f"{split}_labels"]
+        if images.shape[1:] != spec["image_shape"]:
+            raise DatasetError(
+                f"{ipath}: images are {images.shape[1:]}, expected {spec['image_shape']} for {name}"
+            )
+        if images.shape[0] != labels.shape[0]:
+            raise DatasetError(
+                f"{ipath} holds {images.shape[0]} images but {lpath} holds "
+                f"{labels.shape[0]} labels"
+            )
+        if labels.size and labels.max() >= spec["n_classes"]:
+            bad = int(np.argmax(labels >= spec["n_classes"]))
+            raise DatasetError(
+                f"{lpath}: label {labels[bad]} at index {bad} is outside "
+                f"0..{spec['n_classes'] - 1}"
+            )
+        parts[split] = (_to_unit_float(images), labels.astype(np.int64))
+    info = {"files": [str(p) for p in paths], "verified": bool(verify)}
+    return Dataset(name, *parts["train"], *parts["test"], spec["image_shape"], spec["n_classes"],
+                   info)
+
+
+# --------------------------------------------------------------------------------------
+# CIFAR-10 (binary version)
+# --------------------------------------------------------------------------------------
+
+
+def _file_digests(path: Path) -> tuple[str, str]:
+    sha, md5 = hashlib.sha256(), hashlib.md5()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            sha.update(chunk)
+            md5.update(chunk)
+    return sha.hexdigest(), md5.hexdigest()
+
+
+def _check_cifar_archive(path: Path) -> None:
+    """Compare ``path`` with the canonical CIFAR-10 binary archive (size, SHA-256, MD5)."""
+    size = path.stat().st_size
+    if size != CIFAR10_SIZE:
+        raise DatasetError(
+            f"{path}: {size} bytes, but the canonical {CIFAR10_ARCHIVE} has {CIFAR10_SIZE} "
+            "(truncated, or a different file; for a local file, verify=False skips this check)"
+        )
+    sha, md5 = _file_digests(path)
+    want = KNOWN_SHA256["cifar10"][CIFAR10_ARCHIVE]
+    if sha != want or md5 != CIFAR10_MD5:
+        raise DatasetError(
+            f"{path}: checksum mismatch (SHA-256 {sha}, MD5 {md5}; expected {want}, "
+            f"{CIFAR10_MD5}); the archive is corrupt "
+            "(for a local file, verify=False skips this check)"
+        )
+
+
+def _parse_cifar_batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+    if len(blob) == 0 or len(blob) % _CIFAR_RECORD:
+        raise DatasetError(
+            f"{where}: {len(blob)} bytes is not a positive multiple of the "
+            f"{_CIFAR_RECORD}-byte CIFAR-10 record (truncated or not a CIFAR-10 batch)"
+        )
+    records = np.frombuffer(blob, dtype=np.uint8).reshape(-1, _CIFAR_RECORD)
+    labels = records[:, 0]
+    if labels.max() >= 10:
+        bad = int(np.argmax(labels >= 10))
+        raise DatasetError(f"{where}: label {labels[bad]} of record {bad} is outside 0..9")
+    # Records store each image channel-major (CHW); the Dataset convention is HWC.
+    pixels = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return pixels, labels.astype(np.int64)
+
+
+def _cifar_blobs_from_archive(path: Path) -> dict[str, bytes]:
+    wanted = {f"{_CIFAR_DIR}/{m}": m for m in (*_CIFAR_TRAIN, _CIFAR_TEST)}
+    blobs: dict[str, bytes] = {}
+    try:
+        # Iterating the members in order reads the gzip stream once; random access would
+        # re-decompress from the start for every member.
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:
+                key = member.name.removeprefix("./")
+                if key in wanted and member.isfile():
+                    fh = tar.extractfile(member)
+                    assert fh is not None
+                    blobs[wanted[key]] = fh.read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"{path}: corrupt or truncated archive ({exc})") from exc
+    missing = [f"{_CIFAR_DIR}/{m}" for m in wanted.values() if m not in blobs]
+    if missing:
+        raise DatasetError(f"{path}: archive lacks member(s) {', '.join(missing)}")
+    return blobs
+
+
+def _load_cifar(paths: Sequence[Path], verify: bool) -> Dataset:
+    if len(paths) == 1:
+        archive = paths[0]
+        if verify and _stat_key(archive) not in _VERIFIED:
+            _check_cifar_archive(archive)
+        blobs = _cifar_blobs_from_archive(archive)
+        where = {m: f"{archive}:{_CIFAR_DIR}/{m}" for m in blobs}
+    else:
+        blobs, where = {}, {}
+        for p in paths:
+            try:
+                blobs[p.name] = p.read_bytes()
+            except OSError as exc:
+                raise DatasetError(f"{p}: cannot read ({exc})") from exc
+            where[p.name] = str(p)
+    train = [_parse_cifar_batch(blobs[m], where[m]) for m in _CIFAR_TRAIN]
+    x_test, y_test = _parse_cifar_batch(blobs[_CIFAR_TEST], where[_CIFAR_TEST])
+    x_train = np.concatenate([x for x, _ in train])
+    y_train = np.concatenate([y for _, y in train])
+    spec = _SPECS["cifar10"]
+    info = {"files": [str(p) for p in paths], "verified": bool(verify and len(paths) == 1)}
+    return Dataset("cifar10", _to_unit_float(x_train), y_train, _to_unit_float(x_test), y_test,
+                   spec["image_shape"], spec["n_classes"], info)
+
+
+# --------------------------------------------------------------------------------------
+# Finding files
+# --------------------------------------------------------------------------------------
+
+
+def cache_dir(name: str | None = None) -> Path:
+    """The user cache directory for downloaded data.
+
+    Parameters
+    ----------
+    name : str, optional
+        Data set name; when given, its sub-directory is returned.
+
+    Returns
+    -------
+    Path
+        ``$SPECTRAL_PHYSICS_CACHE``, else ``$XDG_CACHE_HOME/spectral-physics``,
+        else ``~/.cache/spectral-physics`` (plus ``/<name>``). Not created here.
+    """
+    env = os.environ.get(ENV_CACHE)
+    if env:
+        base = Path(env).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "spectral-physics"
+    return base / _canonical_name(name) if name is not None else base
+
+
+def _canonical_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a string, got {name!r}")
+    key = name.strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, _ALIASES.get(key.replace("-", ""), key))
+    if key not in DATASET_NAMES:
+        raise ValueError(
+            f"name={name!r} is not a known data set; choose one of {', '.join(DATASET_NAMES)}"
+        )
+    return key
+
+
+def _idx_candidates(stem: str) -> list[str]:
+    # Some redistributions spell the files "train-images.idx3-ubyte".
+    dotted = stem.replace("-idx", ".idx")
+    return [stem, f"{stem}.gz", dotted, f"{dotted}.gz"]
+
+
+def _scan(name: str, directory: Path) -> tuple[list[Path] | None, list[str], bool]:
+    """Files of ``name`` in ``directory``: (complete list or None, missing names, partial?)."""
+    if _SPECS[name]["kind"] == "idx":
+        found, missing = [], []
+        for _, stem, _ in _IDX_ROLES:
+            hit = next((directory / c for c in _idx_candidates(stem)
+                        if (directory / c).is_file()), None)
+            if hit is None:
+                missing.append(f"{stem}[.gz]")
+            else:
+                found.append(hit)
+        if not missing:
+            return found, [], False
+        return None, missing, bool(found)
+    archive = directory / CIFAR10_ARCHIVE
+    if archive.is_file():
+        return [archive], [], False
+    for sub in (directory / _CIFAR_DIR, directory):
+        members = [sub / m for m in (*_CIFAR_TRAIN, _CIFAR_TEST)]
+        present = [p.is_file() for p in members]
+        if all(present):
+            return members, [], False
+        if any(present):
+            lacking = [str(p) for p, ok in zip(members, present, strict=True) if not ok]
+            return None, lacking, True
+    return None, [CIFAR10_ARCHIVE], False
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+# Files this process downloaded and verified itself; (resolved path, mtime_ns, size).
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(name: str, key: tuple[tuple[str, int, int], ...], verify: bool) -> Dataset:
+    paths = [Path(k[0]) for k in key]
+    if _SPECS[name]["kind"] == "idx":
+        data = _load_idx(name, paths, verify)
+    else:
+        data = _load_cifar(paths, verify)
+    for arr in (data.x_train, data.y_train, data.x_test, data.y_test):
+        # Shared through the cache: in-place edits would leak into later loads.
+        arr.flags.writeable = False
+    return data
+
+
+def clear_cache() -> None:
+    """Forget the data sets decoded so far in this process."""
+    _load_cached.cache_clear()
+
+
+# --------------------------------------------------------------------------------------
+# Downloading
+# --------------------------------------------------------------------------------------
+
+
+def _mirror_bases(name: str) -> list[str]:
+    env = os.environ.get(ENV_MIRROR, "").strip()
+    if env:
+        bases = []
+        for base in re.split(r"[\s,]+", env):
+            if base:
+                bases.append(base.format(name=name) if "{name}" in base
+                             else f"{base.rstrip('/')}/{name}/")
+        return bases
+    return list(MIRRORS.get(name, []))
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int | None, desc: str, progress: bool) -> Any:
+    if not progress:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
+                leave=False)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not supported on every platform/filesystem
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _download(url: str, dest: Path, check: Callable[[Path], None], progress: bool) -> None:
+    """Fetch ``url`` to ``dest`` atomically; ``check(tmp)`` must pass before the rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp:
+                length = resp.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                bar = _progress_bar(total, dest.name, progress)
+                written = 0
+                try:
+                    while chunk := resp.read(1 << 20):
+                        out.write(chunk)
+                        written += len(chunk)
+                        bar.update(len(chunk))
+                finally:
+                    bar.close()
+            if total is not None and written != total:
+                raise DatasetError(f"{url}: connection closed after {written} of {total} bytes")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            check(tmp)
+        except DatasetError as exc:
+            # Name what was fetched, not the temporary file that is about to be removed.
+            raise DatasetError(str(exc).replace(str(tmp), url)) from exc
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _VERIFIED.add(_stat_key(dest))
+
+
+def _fetch_missing(name: str, directory: Path, progress: bool, tried: list[str]) -> None:
+    """Download the files of ``name`` that ``directory`` lacks; append failures to ``tried``."""
+    if _SPECS[name]["kind"] == "idx":
+        jobs = []
+        for _, stem, magic in _IDX_ROLES:
+            if any((directory / c).is_file() for c in _idx_candidates(stem)):
+                continue
+            digest = KNOWN_SHA256[name][stem]
+            jobs.append((f"{stem}.gz", functools.partial(_check_idx_download, magic=magic,
+                                                         sha256=digest)))
+    else:
+        jobs = [(CIFAR10_ARCHIVE, _check_cifar_archive)]
+    bases = _mirror_bases(name)
+    if not bases:
+        tried.append(f"no mirrors configured for {name} (MIRRORS[{name!r}] is empty)")
+        raise DatasetError("no mirrors")
+    for filename, check in jobs:
+        for base in bases:
+            url = f"{base.rstrip('/')}/{filename}"
+            try:
+                _download(url, directory / filename, check, progress)
+                break
+            except (OSError, urllib.error.URLError, http.client.HTTPException,
+                    DatasetError) as exc:
+                tried.append(f"{url}: {exc}")
+        else:
+            raise DatasetError(f"could not download {filename}")
+
+
+def _check_idx_download(path: Path, *, magic: int, sha256: str) -> None:
+    read_idx(path, magic=magic, sha256=sha256)
+
+
+# --------------------------------------------------------------------------------------
+# Public loaders
+# --------------------------------------------------------------------------------------
+
+
+def load_dataset(
+    name: str,
+    root: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    progress: bool = False,
+    verify: bool = True,
+) -> Dataset:
+    """Load MNIST, Fashion-MNIST or CIFAR-10 (downloading it if needed).
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion-mnist", "cifar10", "teacher-student"}
+        Data set (case and ``_``/``-`` are ignored; ``"fashion"``, ``"cifar-10"``
+        are accepted). ``"teacher-student"`` returns :func:`teacher_student`
+        with its defaults and ignores the other arguments.
+    root : path-like, optional
+        Directory holding the files directly or in a ``<name>/`` sub-folder;
+        searched first. It must exist.
+    download : bool, default True
+        Fetch missing files into :func:`cache_dir` when no location has them.
+    progress : bool, default False
+        Show a tqdm progress bar while downloading.
+    verify : bool, default True
+        Check local files with known checksums (the four IDX files of
+        MNIST/Fashion-MNIST, the CIFAR-10 archive) against
+        :data:`KNOWN_SHA256`. Downloads are always verified.
+
+    Returns
+    -------
+    Dataset
+        ``x_train`` (n_train, d) float32 in [0, 1], read-only; ``y_train``
+        (n_train,) int64; likewise for the test split. MNIST and Fashion-MNIST:
+        60000 + 10000 images, d = 784, ``image_shape=(28, 28)``. CIFAR-10:
+        50000 + 10000 images, d = 3072, ``image_shape=(32, 32, 3)`` (HWC).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name``.
+    DatasetError
+        When ``root`` is not a directory, a file is corrupt, truncated, has a
+        wrong magic number or checksum, image and label counts differ, or the
+        files are nowhere to be found or downloaded (the message lists every
+        location searched and every URL tried).
+    """
+    name = _canonical_name(name)
+    if name == "teacher-student":
+        return teacher_student()
+    locations: list[tuple[str, Path]] = []
+    if root is not None:
+        root_path = Path(root).expanduser()
+        if not root_path.is_dir():
+            raise DatasetError(f"root={str(root)!r} is not a directory")
+        locations += [("root", root_path), ("root", root_path / name)]
+    for part in os.environ.get(ENV_DATA, "").split(os.pathsep):
+        if part.strip():
+            locations.append((f"${ENV_DATA}", Path(part.strip()).expanduser() / name))
+    locations += [("system", Path(base) / name) for base in SYSTEM_DATA_DIRS]
+    cache = cache_dir(name)
+
+    looked: list[str] = []
+    for label, directory in locations:
+        if not directory.is_dir():
+            looked.append(f"{directory} ({label}): no such directory")
+            continue
+        files, missing, partial = _scan(name, directory)
+        if files is not None:
+            return _load_cached(name, tuple(_stat_key(p) for p in files), bool(verify))
+        if partial:
+            raise DatasetError(f"{directory}: incomplete {name} set, missing {', '.join(missing)}")
+        looked.append(f"{directory} ({label}): no {name} files")
+
+    if cache.is_dir():
+        files, missing, _ = _scan(name, cache)
+        if files is not None:
+            return _load_cached(name, tuple(_stat_key(p) for p in files), bool(verify))
+        looked.append(f"{cache} (cache): missing {', '.join(missing)}")
+    else:
+        looked.append(f"{cache} (cache): no such directory")
+
+    tried: list[str] = []
+    if download:
+        try:
+            _fetch_missing(name, cache, bool(progress), tried)
+        except DatasetError:
+            pass
+        else:
+            files, missing, _ = _scan(name, cache)
+            if files is not None:
+                return _load_cached(name, tuple(_stat_key(p) for p in files), bool(verify))
+            tried.append(f"after downloading, {cache} still lacks {', '.join(missing)}")
+    lines = [f"{name}: data files not found" + ("" if download else " (download=False)") + "."]
+    lines += ["Looked in:"] + [f"  - {s}" for s in looked]
+    if tried:
+        lines += ["Tried to download:"] + [f"  - {s}" for s in tried]
+    lines.append(
+        f"Pass root=, set ${ENV_DATA} to a directory holding '{name}/', or put the files "
+        f"in {cache}."
+    )
+    raise DatasetError("\n".join(lines))
+
+
+def teacher_student(
+    n_train: int = 10000,
+    n_test: int = 2000,
+    n_features: int = 100,
+    n_classes: int = 10,
+    hidden: Sequence[int] = (64,),
+    seed: int = 0,
+) -> Dataset:
+    """Gaussian inputs labelled by a random teacher network; needs no files.
+
+    Inputs are i.i.d. standard normal, **not** scaled to [0, 1]. The teacher is
+    an MLP ``n_features -> *hidden -> n_classes`` with tanh hidden units,
+    weights ``W_k ~ N(0, 1/fan_in)`` of shape (out, in) and biases
+    ``b_k ~ N(0, 0.1^2)``; the label is the argmax of its output, computed in
+    float64 from the float32 inputs that are returned, so a student can fit the
+    labels exactly. Classes are generally not balanced.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Number of training (>= 1) and test (>= 0) examples.
+    n_features : int
+        Input dimension d (>= 1).
+    n_classes : int
+        Number of classes (>= 2).
+    hidden : sequence of int
+        Hidden layer widths of the teacher; ``()`` gives a linear teacher.
+    seed : int
+        Seeds ``numpy.random.SeedSequence``; the teacher, the training inputs
+        and the test inputs use three spawned child streams, so changing
+        ``n_train`` leaves the teacher and the test set unchanged.
+
+    Returns
+    -------
+    Dataset
+        Name ``"teacher-student"``, ``x_train`` (n_train, n_features) float32,
+        ``y_train`` (n_train,) int64, ``image_shape=(n_features,)``;
+        ``info["teacher"]`` holds the teacher's ``(W, b)`` pairs (float64).
+    """
+    n_train = _check_count("n_train", n_train, 1, np.iinfo(np.int64).max)
+    n_test = _check_count("n_test", n_test, 0, np.iinfo(np.int64).max)
+    n_features = _check_count("n_features", n_features, 1, np.iinfo(np.int64).max)
+    n_classes = _check_count("n_classes", n_classes, 2, np.iinfo(np.int64).max)
+    try:
+        hidden = tuple(hidden)
+    except TypeError:
+        msg = f"hidden must be a sequence of positive integers, got {hidden!r}"
+        raise ValueError(msg) from None
+    for width in hidden:
+        _check_count("hidden", width, 1, np.iinfo(np.int64).max)
+    hidden = tuple(int(h) for h in hidden)
+
+    s_teacher, s_train, s_test = np.random.SeedSequence(seed).spawn(3)
+    rng = np.random.Generator(np.random.PCG64(s_teacher))
+    sizes = (n_features, *hidden, n_classes)
+    teacher = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        w = rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=(fan_out, fan_in))
+        b = rng.normal(0.0, 0.1, size=fan_out)
+        teacher.append((w, b))
+
+    def draw(stream: np.random.SeedSequence, n: int) -> tuple[np.ndarray, np.ndarray]:
+        x = np.random.Generator(np.random.PCG64(stream)).standard_normal((n, n_features))
+        x = x.astype(np.float32)
+        a = x.astype(np.float64)
+        for k, (w, b) in enumerate(teacher):
+            a = a @ w.T + b
+            if k < len(teacher) - 1:
+                a = np.tanh(a)
+        return x, np.argmax(a, axis=1).astype(np.int64)
+
+    x_train, y_train = draw(s_train, n_train)
+    x_test, y_test = draw(s_test, n_test)
+    info = {"generator": "teacher_student", "seed": seed, "hidden": hidden, "teacher": teacher}
+    return Dataset("teacher-student", x_train, y_train, x_test, y_test, (n_features,),
+                   n_classes, info)

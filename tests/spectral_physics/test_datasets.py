@@ -1,0 +1,667 @@
+"""Tests for spectral_physics.datasets.
+
+File-format tests build tiny IDX files and CIFAR-10 archives in ``tmp_path``; the
+real-data tests use the ``data_root`` fixture; download tests run a local HTTP
+server on 127.0.0.1 (ephemeral port, stopped at the end) and never reach the
+internet (the default mirrors are emptied in every test that could download).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import gzip
+import hashlib
+import http.server
+import io
+import shutil
+import socket
+import struct
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import spectral_physics.datasets as ds
+from spectral_physics.datasets import (
+    Dataset,
+    DatasetError,
+    load_dataset,
+    read_idx,
+    teacher_student,
+)
+
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+IDX_NAMES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def idx_bytes(arr: np.ndarray, code: int = 0x08) -> bytes:
+    arr = np.asarray(arr)
+    header = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + arr.astype(">u1" if code == 0x08 else arr.dtype).tobytes()
+
+
+def write_fake_mnist(directory: Path, n_train: int = 5, n_test: int = 3, seed: int = 0,
+                     gz: bool = True) -> dict[str, np.ndarray]:
+    """Write a tiny, well-formed MNIST-like set; returns the arrays written."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    for stem, arr in arrays.items():
+        data = idx_bytes(arr)
+        if gz:
+            (directory / f"{stem}.gz").write_bytes(gzip.compress(data))
+        else:
+            (directory / stem).write_bytes(data)
+    return arrays
+
+
+def cifar_records(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    labels = rng.integers(0, 10, n, dtype=np.uint8)
+    chw = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+    return labels, chw
+
+
+def cifar_blob(labels: np.ndarray, chw: np.ndarray) -> bytes:
+    rec = np.concatenate([labels[:, None], chw.reshape(len(labels), -1)], axis=1)
+    return rec.astype(np.uint8).tobytes()
+
+
+def build_cifar_archive(path: Path, n_per_batch: int = 2, n_test: int = 3, seed: int = 0,
+                        drop: str | None = None, patch: dict[str, bytes] | None = None):
+    """A tiny archive in the exact layout of cifar-10-binary.tar.gz."""
+    rng = np.random.default_rng(seed)
+    members, train = {}, []
+    for i in range(1, 6):
+        labels, chw = cifar_records(n_per_batch, rng)
+        train.append((labels, chw))
+        members[f"data_batch_{i}.bin"] = cifar_blob(labels, chw)
+    test = cifar_records(n_test, rng)
+    members["test_batch.bin"] = cifar_blob(*test)
+    members["batches.meta.txt"] = b"airplane\nautomobile\n"
+    members.update(patch or {})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, blob in members.items():
+            if name == drop:
+                continue
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    y_train = np.concatenate([lab for lab, _ in train])
+    chw_train = np.concatenate([img for _, img in train])
+    return (y_train, chw_train), test
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory: Path):
+    """Serve ``directory`` on 127.0.0.1 (ephemeral port) for the duration of the block."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No real data locations, an empty cache in tmp_path and no reachable default mirror."""
+    for var in ("SPECTRAL_PHYSICS_DATA", "SPECTRAL_PHYSICS_MIRROR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("SPECTRAL_PHYSICS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(ds, "SYSTEM_DATA_DIRS", (str(tmp_path / "system"),))
+    monkeypatch.setattr(ds, "MIRRORS", {name: [] for name in ds.MIRRORS})
+    monkeypatch.setattr(ds, "DOWNLOAD_TIMEOUT", 10.0)
+    return tmp_path
+
+
+# ----------------------------------------------------------------------------- Dataset
+
+
+def small_dataset(n_train=20, n_test=8) -> Dataset:
+    rng = np.random.default_rng(1)
+    return Dataset("toy", rng.random((n_train, 6)), np.arange(n_train) % 3,
+                   rng.random((n_test, 6)), np.arange(n_test) % 3, (2, 3), 3)
+
+
+def test_dataset_coerces_and_has_short_repr():
+    d = small_dataset()
+    assert d.x_train.dtype == np.float32 and d.x_train.flags.c_contiguous
+    assert d.y_train.dtype == np.int64
+    assert (d.n_train, d.n_test, d.n_features) == (20, 8, 6)
+    text = repr(d)
+    assert text == "Dataset('toy', train=20, test=8, features=6, classes=3, image_shape=(2, 3))"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.name = "other"
+
+
+@pytest.mark.parametrize(
+    ("change", "arg"),
+    [
+        ({"x_train": np.zeros((4, 5))}, "x_train"),
+        ({"x_train": np.zeros(6)}, "x_train"),
+        ({"y_train": np.zeros(3, dtype=int)}, "y_train"),
+        ({"y_test": np.full(8, 3)}, "y_test"),
+        ({"y_test": np.zeros(8)}, "y_test"),
+        ({"n_classes": 0}, "n_classes"),
+    ],
+)
+def test_dataset_rejects_bad_arrays(change, arg):
+    d = small_dataset()
+    fields = {f.name: getattr(d, f.name) for f in dataclasses.fields(d)}
+    fields.update(change)
+    if arg == "x_train" and fields["x_train"].ndim == 2:
+        fields["y_train"] = np.zeros(4, dtype=int)
+    with pytest.raises(ValueError, match=arg):
+        Dataset(**fields)
+
+
+def test_subset_is_seeded_nested_and_ordered():
+    d = small_dataset(n_train=50, n_test=30)
+    a = d.subset(10, seed=3)
+    b = d.subset(10, seed=3)
+    c = d.subset(10, seed=4)
+    big = d.subset(25, seed=3)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert not np.array_equal(a.x_train, c.x_train)
+    rows = {tuple(r) for r in big.x_train.tolist()}
+    assert all(tuple(r) in rows for r in a.x_train.tolist())
+    # rows keep their original order
+    pos = [int(np.flatnonzero((d.x_train == r).all(axis=1))[0]) for r in a.x_train]
+    assert pos == sorted(pos)
+    assert a.x_test is d.x_test and a.n_test == 30
+    e = d.subset(10, seed=3, n_test=5)
+    assert e.x_test.shape == (5, 6) and e.y_test.shape == (5,)
+    assert a.name == d.name and a.image_shape == d.image_shape and a.n_classes == 3
+    assert a.info["subset"] == {"n_train": 10, "n_test": None, "seed": 3}
+
+
+@pytest.mark.parametrize(("kwargs", "arg"), [
+    ({"n_train": 0}, "n_train"), ({"n_train": 51}, "n_train"), ({"n_train": 2.5}, "n_train"),
+    ({"n_train": 5, "n_test": 31}, "n_test"), ({"n_train": 5, "n_test": -1}, "n_test"),
+])
+def test_subset_rejects_bad_sizes(kwargs, arg):
+    with pytest.raises(ValueError, match=arg):
+        small_dataset(n_train=50, n_test=30).subset(**kwargs)
+
+
+# ----------------------------------------------------------------------------- teacher-student
+
+
+def test_teacher_student_labels_are_teacher_argmax():
+    d = teacher_student(n_train=300, n_test=50, n_features=12, n_classes=4, hidden=(16, 8),
+                        seed=7)
+    assert d.x_train.shape == (300, 12) and d.x_train.dtype == np.float32
+    assert d.y_train.dtype == np.int64 and d.image_shape == (12,) and d.n_classes == 4
+    assert d.x_train.min() < 0  # Gaussian, not scaled to [0, 1]
+    a = d.x_test.astype(np.float64)
+    layers = d.info["teacher"]
+    assert [w.shape for w, _ in layers] == [(16, 12), (8, 16), (4, 8)]
+    for k, (w, b) in enumerate(layers):
+        a = a @ w.T + b
+        a = np.tanh(a) if k < len(layers) - 1 else a
+    np.testing.assert_array_equal(np.argmax(a, axis=1), d.y_test)
+
+
+def test_teacher_student_is_reproducible_and_streams_are_independent():
+    a = teacher_student(n_train=100, n_test=40, seed=1)
+    b = teacher_student(n_train=100, n_test=40, seed=1)
+    c = teacher_student(n_train=100, n_test=40, seed=2)
+    more = teacher_student(n_train=200, n_test=40, seed=1)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    assert not np.array_equal(a.x_train, c.x_train)
+    np.testing.assert_array_equal(a.x_test, more.x_test)
+    np.testing.assert_array_equal(a.y_test, more.y_test)
+    np.testing.assert_array_equal(a.x_train, more.x_train[:100])
+    default = teacher_student()
+    assert default.x_train.shape == (10000, 100) and default.x_test.shape == (2000, 100)
+    assert np.all(np.bincount(default.y_train, minlength=10) > 0)
+    linear = teacher_student(n_train=20, n_test=0, hidden=(), seed=0)
+    assert linear.x_test.shape == (0, 100)
+    assert repr(load_dataset("teacher-student")) == repr(default)
+
+
+@pytest.mark.parametrize(("kwargs", "arg"), [
+    ({"n_train": 0}, "n_train"), ({"n_test": -1}, "n_test"), ({"n_features": 0}, "n_features"),
+    ({"n_classes": 1}, "n_classes"), ({"hidden": (4, 0)}, "hidden"), ({"hidden": 3}, "hidden"),
+])
+def test_teacher_student_rejects_bad_arguments(kwargs, arg):
+    with pytest.raises(ValueError, match=arg):
+        teacher_student(**kwargs)
+
+
+# ----------------------------------------------------------------------------- IDX parsing
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_read_idx_round_trip(tmp_path, gz):
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    data = idx_bytes(arr)
+    path = tmp_path / ("f.gz" if gz else "f")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    got = read_idx(path, magic=0x803, sha256=hashlib.sha256(data).hexdigest())
+    np.testing.assert_array_equal(got, arr)
+    ints = np.array([-5, 7, 300], dtype=">i4")
+    (tmp_path / "i").write_bytes(idx_bytes(ints, code=0x0C))
+    np.testing.assert_array_equal(read_idx(tmp_path / "i"), [-5, 7, 300])
+
+
+def test_small_files_load_exactly_without_verification(isolated):
+    root = isolated / "data"
+    arrays = write_fake_mnist(root / "mnist", n_train=6, n_test=4)
+    d = load_dataset("mnist", root=root, download=False, verify=False)
+    assert d.x_train.shape == (6, 784) and d.image_shape == (28, 28) and d.n_classes == 10
+    want = arrays["train-images-idx3-ubyte"].reshape(6, -1).astype(np.float32) / np.float32(255)
+    np.testing.assert_array_equal(d.x_train, want)
+    np.testing.assert_array_equal(d.y_train, arrays["train-labels-idx1-ubyte"])
+    np.testing.assert_array_equal(d.y_test, arrays["t10k-labels-idx1-ubyte"])
+    assert d.x_train.flags.c_contiguous and not d.x_train.flags.writeable
+    assert d.info["verified"] is False
+    # the same files are decoded once per process
+    assert load_dataset("mnist", root=root, download=False, verify=False) is d
+
+
+def test_known_file_with_wrong_checksum_is_rejected(isolated):
+    write_fake_mnist(isolated / "data")
+    with pytest.raises(DatasetError, match="SHA-256") as err:
+        load_dataset("mnist", root=isolated / "data", download=False)
+    assert str(isolated / "data" / "train-images-idx3-ubyte.gz") in str(err.value)
+
+
+def _wrong_magic(d: Path) -> Path:
+    path = d / "train-images-idx3-ubyte.gz"
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[3] = 1  # 0x00000801 is the labels magic
+    path.write_bytes(gzip.compress(bytes(raw)))
+    return path
+
+
+def _truncated_raw(d: Path) -> Path:
+    path = d / "t10k-images-idx3-ubyte.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.unlink()
+    out = d / "t10k-images-idx3-ubyte"
+    out.write_bytes(raw[:-100])
+    return out
+
+
+def _truncated_gzip(d: Path) -> Path:
+    path = d / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-50])
+    return path
+
+
+def _bad_crc(d: Path) -> Path:
+    path = d / "train-labels-idx1-ubyte.gz"
+    raw = bytearray(path.read_bytes())
+    raw[-8] ^= 0xFF  # the CRC-32 of the gzip trailer
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _trailing_bytes(d: Path) -> Path:
+    path = d / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + b"\x00"))
+    return path
+
+
+def _count_mismatch(d: Path) -> Path:
+    path = d / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros(6, dtype=np.uint8))))
+    return path
+
+
+def _label_range(d: Path) -> Path:
+    path = d / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.array([1, 10, 2], dtype=np.uint8))))
+    return path
+
+
+def _wrong_image_shape(d: Path) -> Path:
+    path = d / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros((5, 27, 28), dtype=np.uint8))))
+    return path
+
+
+def _not_idx(d: Path) -> Path:
+    path = d / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(b"<html>404</html>"))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_wrong_magic, "magic"),
+        (_truncated_raw, "truncated"),
+        (_truncated_gzip, "gzip"),
+        (_bad_crc, "gzip"),
+        (_trailing_bytes, "trailing"),
+        (_count_mismatch, "5 images"),
+        (_label_range, "label 10"),
+        (_wrong_image_shape, "(27, 28)"),
+        (_not_idx, "magic"),
+    ],
+)
+def test_damaged_files_raise_naming_the_file(isolated, damage, message):
+    root = isolated / "data"
+    write_fake_mnist(root)
+    path = damage(root)
+    with pytest.raises(DatasetError, match=message) as err:
+        load_dataset("mnist", root=root, download=False, verify=False)
+    assert str(path) in str(err.value)
+
+
+def test_read_idx_rejects_empty_and_short_headers(tmp_path):
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(DatasetError, match="empty"):
+        read_idx(tmp_path / "empty")
+    (tmp_path / "short").write_bytes(bytes([0, 0, 8, 3, 0, 0]))
+    with pytest.raises(DatasetError, match="truncated"):
+        read_idx(tmp_path / "short")
+
+
+# ----------------------------------------------------------------------------- look-up order
+
+
+def test_lookup_order_root_env_system_cache(isolated, monkeypatch):
+    # a distinct training-set size marks each location
+    write_fake_mnist(isolated / "root" / "mnist", n_train=7)
+    write_fake_mnist(isolated / "env" / "mnist", n_train=6)
+    write_fake_mnist(isolated / "system" / "mnist", n_train=5)
+    write_fake_mnist(isolated / "cache" / "mnist", n_train=4)
+    monkeypatch.setenv("SPECTRAL_PHYSICS_DATA", str(isolated / "env"))
+
+    def n_train(**kw):
+        return load_dataset("mnist", download=False, verify=False, **kw).n_train
+
+    assert n_train(root=isolated / "root") == 7
+    assert n_train(root=isolated / "root" / "mnist") == 7  # files directly in root
+    assert n_train(root=isolated / "cache") == 4  # a root holding mnist/
+    assert n_train() == 6
+    monkeypatch.delenv("SPECTRAL_PHYSICS_DATA")
+    assert n_train() == 5
+    monkeypatch.setattr(ds, "SYSTEM_DATA_DIRS", ())
+    assert n_train() == 4
+    # an explicit root without the files falls through to the later locations
+    (isolated / "elsewhere").mkdir()
+    assert n_train(root=isolated / "elsewhere") == 4
+
+
+def test_env_data_accepts_several_directories(isolated, monkeypatch):
+    write_fake_mnist(isolated / "b" / "mnist", n_train=3)
+    (isolated / "a").mkdir()
+    monkeypatch.setenv("SPECTRAL_PHYSICS_DATA", f"{isolated / 'a'}:{isolated / 'b'}")
+    assert load_dataset("mnist", download=False, verify=False).n_train == 3
+
+
+def test_raw_and_dotted_file_names_are_found(isolated):
+    arrays = write_fake_mnist(isolated / "raw", gz=False)
+    for stem in IDX_NAMES[:2]:
+        src = isolated / "raw" / stem
+        src.rename(isolated / "raw" / stem.replace("-idx", ".idx"))
+    d = load_dataset("mnist", root=isolated / "raw", download=False, verify=False)
+    np.testing.assert_array_equal(d.y_train, arrays["train-labels-idx1-ubyte"])
+
+
+def test_cache_dir_follows_environment(isolated, monkeypatch):
+    assert ds.cache_dir("MNIST") == isolated / "cache" / "mnist"
+    monkeypatch.delenv("SPECTRAL_PHYSICS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated / "xdg"))
+    assert ds.cache_dir("fashion_mnist") == isolated / "xdg" / "spectral-physics" / "fashion-mnist"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(isolated / "home"))
+    assert ds.cache_dir() == isolated / "home" / ".cache" / "spectral-physics"
+
+
+def test_missing_everywhere_lists_the_locations(isolated, monkeypatch):
+    monkeypatch.setenv("SPECTRAL_PHYSICS_DATA", str(isolated / "env"))
+    with pytest.raises(DatasetError) as err:
+        load_dataset("fashion-mnist", download=False)
+    text = str(err.value)
+    for where in ("env", "system", "cache"):
+        assert str(isolated / where / "fashion-mnist") in text
+    assert "download=False" in text
+
+
+def test_partial_set_is_an_error_naming_the_missing_files(isolated):
+    write_fake_mnist(isolated / "data")
+    (isolated / "data" / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte") as err:
+        load_dataset("mnist", root=isolated / "data", download=False, verify=False)
+    assert str(isolated / "data") in str(err.value)
+
+
+def test_bad_name_and_root(isolated):
+    with pytest.raises(ValueError, match="name"):
+        load_dataset("imagenet")
+    with pytest.raises(DatasetError, match="root"):
+        load_dataset("mnist", root=isolated / "nope")
+
+
+# ----------------------------------------------------------------------------- CIFAR-10
+
+
+def test_cifar_archive_values_are_exact_hwc(isolated):
+    archive = isolated / "data" / "cifar10" / "cifar-10-binary.tar.gz"
+    (y_train, chw_train), (y_test, chw_test) = build_cifar_archive(archive)
+    d = load_dataset("cifar10", root=isolated / "data", download=False, verify=False)
+    assert d.image_shape == (32, 32, 3) and d.n_classes == 10
+    assert d.x_train.shape == (10, 3072) and d.x_test.shape == (3, 3072)
+    hwc = chw_train.transpose(0, 2, 3, 1).astype(np.float32) / np.float32(255)
+    np.testing.assert_array_equal(d.x_train.reshape(-1, 32, 32, 3), hwc)
+    # one pixel by hand: record 3, row 5, column 7, green channel
+    assert d.x_train[3].reshape(32, 32, 3)[5, 7, 1] == np.float32(chw_train[3, 1, 5, 7]) / 255
+    np.testing.assert_array_equal(d.y_train, y_train)
+    np.testing.assert_array_equal(d.y_test, y_test)
+    np.testing.assert_array_equal(
+        d.x_test, chw_test.transpose(0, 2, 3, 1).reshape(3, -1).astype(np.float32) / 255)
+
+
+def test_cifar_extracted_folder_matches_archive(isolated):
+    archive = isolated / "a" / "cifar-10-binary.tar.gz"
+    build_cifar_archive(archive, seed=4)
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            out = isolated / "b" / "cifar10" / member.name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(tar.extractfile(member).read())
+    a = load_dataset("cifar10", root=isolated / "a", download=False, verify=False)
+    b = load_dataset("cifar10", root=isolated / "b", download=False)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    np.testing.assert_array_equal(a.y_test, b.y_test)
+
+
+def test_cifar_verify_rejects_a_noncanonical_archive(isolated):
+    archive = isolated / "data" / "cifar-10-binary.tar.gz"
+    build_cifar_archive(archive)
+    with pytest.raises(DatasetError, match="170052171") as err:
+        load_dataset("cifar10", root=isolated / "data", download=False)
+    assert str(archive) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"drop": "data_batch_3.bin"}, "cifar-10-batches-bin/data_batch_3.bin"),
+        ({"patch": {"data_batch_2.bin": b"\x01" * 3000}}, "data_batch_2.bin: 3000 bytes"),
+        ({"patch": {"test_batch.bin": b"\x0a" + b"\x00" * 3072}}, "test_batch.bin: label 10"),
+    ],
+)
+def test_cifar_damaged_archive_names_the_member(isolated, kwargs, message):
+    archive = isolated / "data" / "cifar-10-binary.tar.gz"
+    build_cifar_archive(archive, **kwargs)
+    with pytest.raises(DatasetError, match=message) as err:
+        load_dataset("cifar10", root=isolated / "data", download=False, verify=False)
+    assert str(archive) in str(err.value)
+
+
+def test_cifar_truncated_archive(isolated):
+    archive = isolated / "data" / "cifar-10-binary.tar.gz"
+    build_cifar_archive(archive)
+    archive.write_bytes(archive.read_bytes()[:-200])
+    with pytest.raises(DatasetError, match="corrupt or truncated") as err:
+        load_dataset("cifar10", root=isolated / "data", download=False, verify=False)
+    assert str(archive) in str(err.value)
+
+
+def test_cifar_download_verifies_the_archive(isolated, monkeypatch):
+    served = isolated / "www" / "cifar10" / "cifar-10-binary.tar.gz"
+    (y_train, _), _ = build_cifar_archive(served, seed=9)
+    cache = isolated / "cache" / "cifar10"
+    with serve(isolated / "www") as url:
+        monkeypatch.setenv("SPECTRAL_PHYSICS_MIRROR", url)
+        # the real checksums: a small archive is refused and nothing is left behind
+        with pytest.raises(DatasetError, match="170052171") as err:
+            load_dataset("cifar10")
+        assert f"{url}/cifar10/cifar-10-binary.tar.gz" in str(err.value)
+        assert leftovers(cache) == []
+        # with its own checksums registered, the same archive downloads and loads
+        blob = served.read_bytes()
+        monkeypatch.setattr(ds, "CIFAR10_SIZE", len(blob))
+        monkeypatch.setattr(ds, "CIFAR10_MD5", hashlib.md5(blob).hexdigest())
+        monkeypatch.setitem(ds.KNOWN_SHA256["cifar10"], "cifar-10-binary.tar.gz",
+                            hashlib.sha256(blob).hexdigest())
+        d = load_dataset("cifar10")
+    np.testing.assert_array_equal(d.y_train, y_train)
+    assert leftovers(cache) == ["cifar-10-binary.tar.gz"]
+    assert (cache / "cifar-10-binary.tar.gz").read_bytes() == blob
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+def test_mnist_real(data_root):
+    d = load_dataset("mnist", root=data_root, download=False)
+    assert d.x_train.shape == (60000, 784) and d.x_test.shape == (10000, 784)
+    assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.int64
+    assert d.image_shape == (28, 28) and d.n_classes == 10
+    assert np.bincount(d.y_train).tolist() == MNIST_TRAIN_COUNTS
+    assert np.bincount(d.y_test).tolist() == MNIST_TEST_COUNTS
+    assert round(float(d.x_train.mean(dtype=np.float64)), 4) == 0.1307
+    assert round(float(d.x_train.std(dtype=np.float64)), 4) == 0.3081
+    assert d.x_train.min() == 0.0 and d.x_train.max() == 1.0
+    assert d.info["verified"] is True
+    assert load_dataset("mnist", root=data_root) is d  # decoded once per process
+    small = d.subset(1000, seed=0, n_test=200)
+    assert small.x_train.shape == (1000, 784) and small.x_train.flags.writeable
+    np.testing.assert_array_equal(small.y_train, d.subset(1000, seed=0).y_train)
+
+
+def test_fashion_mnist_real(data_root):
+    d = load_dataset("fashion-mnist", root=data_root / "fashion-mnist", download=False)
+    assert d.x_train.shape == (60000, 784) and d.x_test.shape == (10000, 784)
+    assert np.bincount(d.y_train).tolist() == [6000] * 10
+    assert np.bincount(d.y_test).tolist() == [1000] * 10
+
+
+# ----------------------------------------------------------------------------- downloads
+
+
+@pytest.fixture(scope="module")
+def mirror_tree(data_root, tmp_path_factory):
+    """good/mnist: the real gz files; bad/mnist: labels altered (valid gzip, wrong
+    checksum); cut/mnist: labels cut short."""
+    top = tmp_path_factory.mktemp("www")
+    for tree in ("good", "bad", "cut"):
+        shutil.copytree(data_root / "mnist", top / tree / "mnist")
+    labels = top / "bad" / "mnist" / "train-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[-1] = (raw[-1] + 1) % 10
+    labels.write_bytes(gzip.compress(bytes(raw)))
+    cut = top / "cut" / "mnist" / "train-labels-idx1-ubyte.gz"
+    cut.write_bytes(cut.read_bytes()[:-1000])
+    with serve(top) as url:
+        yield url
+
+
+def test_download_lands_verified_in_cache(isolated, monkeypatch, mirror_tree, capsys):
+    monkeypatch.setenv("SPECTRAL_PHYSICS_MIRROR", f"{mirror_tree}/good")
+    d = load_dataset("mnist", progress=True)
+    assert np.bincount(d.y_train).tolist() == MNIST_TRAIN_COUNTS
+    cache = isolated / "cache" / "mnist"
+    assert leftovers(cache) == sorted(f"{n}.gz" for n in IDX_NAMES)
+    assert d.info["files"][0] == str((cache / "train-images-idx3-ubyte.gz").resolve())
+    assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err  # the progress bar
+    # found in the cache next time, without the network
+    monkeypatch.setenv("SPECTRAL_PHYSICS_MIRROR", "http://127.0.0.1:9/")
+    assert load_dataset("mnist", download=False) is d
+
+
+@pytest.mark.parametrize(("tree", "message"), [("bad", "SHA-256"), ("cut", "gzip")])
+def test_corrupt_download_leaves_nothing(isolated, monkeypatch, mirror_tree, tree, message):
+    monkeypatch.setenv("SPECTRAL_PHYSICS_MIRROR", f"{mirror_tree}/{tree}")
+    with pytest.raises(DatasetError, match=message) as err:
+        load_dataset("mnist")
+    text = str(err.value)
+    assert f"{mirror_tree}/{tree}/mnist/train-labels-idx1-ubyte.gz" in text
+    assert "Looked in" in text
+    left = leftovers(isolated / "cache" / "mnist")
+    assert "train-labels-idx1-ubyte.gz" not in left
+    assert not [n for n in left if n.startswith(".") or n.endswith(".part")]
+
+
+def test_download_falls_back_to_next_mirror_and_fills_gaps(isolated, monkeypatch, mirror_tree,
+                                                           data_root):
+    cache = isolated / "cache" / "mnist"
+    cache.mkdir(parents=True)
+    shutil.copy(data_root / "mnist" / "train-labels-idx1-ubyte.gz", cache)
+    monkeypatch.setitem(ds.MIRRORS, "mnist", [f"{mirror_tree}/missing/mnist/",
+                                              f"{mirror_tree}/good/mnist/"])
+    d = load_dataset("mnist")
+    assert np.bincount(d.y_test).tolist() == MNIST_TEST_COUNTS
+    assert leftovers(cache) == sorted(f"{n}.gz" for n in IDX_NAMES)
+
+
+def test_unreachable_mirror_gives_a_clear_error(isolated, monkeypatch):
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("SPECTRAL_PHYSICS_MIRROR", f"http://127.0.0.1:{port}/{{name}}-files")
+    with pytest.raises(DatasetError) as err:
+        load_dataset("fashion-mnist")
+    text = str(err.value)
+    assert f"http://127.0.0.1:{port}/fashion-mnist-files/train-images-idx3-ubyte.gz" in text
+    assert str(isolated / "cache" / "fashion-mnist") in text
+    assert leftovers(isolated / "cache" / "fashion-mnist") == []
+
+
+def test_no_mirror_configured(isolated):
+    with pytest.raises(DatasetError, match="no mirrors"):
+        load_dataset("mnist")
