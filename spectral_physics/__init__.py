@@ -21,6 +21,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 from .activations import ACTIVATIONS, get_activation
 from .backend import get_xp, resolve_device, to_device, to_numpy
+from .datasets import Dataset, DatasetError, load_dataset, teacher_student
 from .io import ModelFileError, load_network, save_network
 from .layers import PRESETS, SpectralLayer, trainable_count
 from .losses import softmax_cross_entropy
@@ -52,4 +53,8 @@ __all__ = [
     "save_network",
     "load_network",
     "ModelFileError",
+    "Dataset",
+    "DatasetError",
+    "load_dataset",
+    "teacher_student",
 ]

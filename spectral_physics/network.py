@@ -139,12 +139,13 @@ class SpectralMLP:
         )
 
     # ------------------------------------------------------------------ checks
-    def _check_x(self, x, name: str = "x"):
+    def _check_x(self, x, name: str = "x", shared: bool = False):
         x = to_device(x, self.device)
         if x.dtype.kind not in "fiu":
             raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
         x = x.astype(self.dtype, copy=False)
-        lead = (self.ensemble_size,) if self.ensemble_size else ()
+        # shared: one data set for every member (no ensemble axis)
+        lead = (self.ensemble_size,) if self.ensemble_size and not shared else ()
         ok = x.ndim == 2 + len(lead) and x.shape[-1] == self.sizes[0] and x.shape[: len(lead)] == lead
         if not ok:
             want = lead + ("batch", self.sizes[0])

@@ -187,9 +187,7 @@ def fit(
     xp = net.xp
     ens = net.ensemble_size
     x_all, y_all, x_test, y_test = _as_arrays(data)
-    x_all = net._check_x(x_all[None] if ens and np.ndim(x_all) == 2 else x_all, "x_train")
-    if ens:
-        x_all = x_all[0]  # members share the data; each has its own order
+    x_all = net._check_x(x_all, "x_train", shared=True)  # members share the data, not the order
     y_all = net._check_y(y_all, x_all, "y_train")
     n = x_all.shape[0]
 
@@ -208,11 +206,11 @@ def fit(
         if ens:
             x_val, y_val = xp.broadcast_to(x_val, (ens, *x_val.shape)), xp.broadcast_to(y_val, (ens, *y_val.shape))
     if x_test is not None:
-        x_test = net._check_x(x_test[None] if ens else x_test, "x_test")
-        y_test = net._check_y(y_test[None] if ens else y_test, x_test, "y_test")
+        x_test = net._check_x(x_test, "x_test", shared=True)
+        y_test = net._check_y(y_test, x_test, "y_test")
         if ens:
-            x_test = xp.broadcast_to(x_test[0], (ens, *x_test.shape[1:]))
-            y_test = xp.broadcast_to(y_test[0], (ens, *y_test.shape[1:]))
+            x_test = xp.broadcast_to(x_test, (ens, *x_test.shape))
+            y_test = xp.broadcast_to(y_test, (ens, *y_test.shape))
 
     n_tr = len(tr_idx)
     steps = math.ceil(n_tr / batch_size)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (CLIError, ValueError, FileNotFoundError, OSError) as exc:
+    except (CLIError, ValueError, FileNotFoundError, OSError, RuntimeError) as exc:
         print(f"spectral-physics {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

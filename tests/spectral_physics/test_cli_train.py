@@ -1,0 +1,59 @@
+"""``spectral-physics train`` end to end, and its error handling."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from spectral_physics import load_network
+from spectral_physics.cli import main
+
+
+def test_train_json_on_teacher_student(tmp_path, capsys):
+    out = tmp_path / "run.npz"
+    rc = main(["train", "--dataset", "teacher-student", "--subset", "500", "--sizes", "100,32,10",
+               "--train", "eigen", "--epochs", "2", "--lr", "0.05", "--batch-size", "50", "--seed", "1",
+               "--out", str(out), "--json", "--no-progress"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["trainable_parameters"] == (100 + 32 + 32) + (32 + 10 + 10)
+    assert len(res["epoch_seconds"]) == 2 and 0 <= res["test_accuracy"] <= 1
+    net, hist = load_network(out, with_history=True)
+    assert net.preset == "eigen" and len(hist.records) == 2
+
+
+@pytest.mark.data
+def test_train_mnist_subset_human_output(tmp_path, capsys, data_root):
+    rc = main(["train", "--dataset", "mnist", "--data-root", str(data_root), "--subset", "2000",
+               "--sizes", "784,64,10", "--train", "direct", "--epochs", "1", "--no-progress"])
+    assert rc == 0
+    assert "test accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--sizes", "784,x,10"],
+        ["train", "--lr", "-0.1"],
+        ["train", "--train", "bogus", "--dataset", "teacher-student", "--sizes", "100,10"],
+        ["train", "--activation", "softsign"],
+        ["train", "--dataset", "teacher-student", "--sizes", "784,10"],
+        ["train", "--dataset", "nope"],
+        ["train", "--batch-size", "0"],
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        raise SystemExit(main(argv + ["--no-progress"]))
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "error" in err and "Traceback" not in err
+
+
+def test_console_script_is_installed():
+    res = subprocess.run([sys.executable, "-m", "spectral_physics.cli", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "train" in res.stdout
+    res = subprocess.run([sys.executable, "-m", "spectral_physics.cli", "train", "--sizes", "0,1"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
