@@ -1,0 +1,489 @@
+"""Neural Tangent Transfer (Liu and Zenke, ICML 2020): label-free sparse wiring.
+
+A sparse *student* starts as a magnitude-pruned copy of a random dense *teacher* and
+is optimised on unlabeled data so that its outputs and its empirical NTK match the
+teacher's (DESIGN.md section 4)::
+
+    L = lambda_K mean((Theta_s - Theta_t)^2) + mean((f_s - f_t)^2) + (lambda_2 / density) sum ||M * W||^2
+
+The kernel is taken on the cross block of the first and second half of each batch
+(all output pairs), the outputs on the whole batch; biases are not penalised. The
+mask is re-chosen by layer-wise magnitude of the student's weights every
+``mask_every`` steps (masked weights keep their values and compete), never in the
+last ``mask_every`` steps. The found wiring is then trained with labels under its
+fixed mask (:func:`supervised_phase`).
+
+The gradient is exact and derived by hand (:func:`ntt_loss_and_grad`): with
+``R = dL/dTheta_s`` the kernel term's gradient is that of ``S = sum R * Theta_s``.
+``Theta_s`` is built from the per-output signals ``delta_l`` and activations
+``a_{l-1}``; the adjoints ``dS/d delta_l`` and ``dS/d a_{l-1}`` are closed-form, are pushed
+up through the backward recursion ``delta_l = sigma'(z_l) * (delta_{l+1} W_{l+1})``
+(which touches ``W_{l+1}`` and, through ``sigma''``, ``z_l``) and then down through the
+forward pass together with the output term (double backpropagation).
+
+Example
+-------
+>>> import numpy as np
+>>> from spectral_physics.ntt import make_teacher, neural_tangent_transfer
+>>> x = np.random.default_rng(0).random((256, 20))
+>>> teacher = make_teacher([20, 16, 4], seed=0)
+>>> res = neural_tangent_transfer(teacher, x, density=0.5, steps=20, progress=False)
+>>> float(res.student.layers[0].mask.mean())
+0.5
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .backend import array_module, host_rng, to_device, to_numpy
+from .network import SpectralMLP
+from .ntk import KINDS, _pair_dd, _rows_per_chunk, metric_product, metric_product_t, output_signals
+from .optim import make_optimizer
+
+__all__ = [
+    "NTT_DEFAULTS",
+    "NTTResult",
+    "make_teacher",
+    "teacher_targets",
+    "ntt_loss_and_grad",
+    "neural_tangent_transfer",
+    "supervised_phase",
+]
+
+#: defaults of the reference code (Liu and Zenke 2020)
+NTT_DEFAULTS: dict[str, Any] = {
+    "lr": 5e-4,
+    "batch_size": 64,
+    "lambda_k": 1e-3,
+    "lambda_2": 1e-4,
+    "mask_every": 100,
+    "kind": "masked-dense",
+}
+
+_SCRATCH = 256 << 20
+
+
+def _check_density(density) -> float:
+    try:
+        d = float(density)
+    except (TypeError, ValueError):
+        raise ValueError(f"density must be a number in (0, 1], got {density!r}") from None
+    if not 0.0 < d <= 1.0:
+        raise ValueError(f"density must lie in (0, 1], got {density!r}")
+    return d
+
+
+def _check_nonneg(name: str, v) -> float:
+    v = float(v)
+    if not v >= 0 or v != v:
+        raise ValueError(f"{name} must be a non-negative number, got {v!r}")
+    return v
+
+
+def _check_student(net) -> None:
+    if net.ensemble_size:
+        raise ValueError("NTT works on a single network; pass net.member(e) for an ensemble")
+    if net.preset != "direct":
+        raise ValueError(f"NTT trains direct weights: the network must use train='direct', got {net.preset!r}")
+    if any(layer.sparsity for layer in net.layers):
+        raise ValueError("NTT chooses its own masks: dynamic sparsity (layer.sparsity) must be off")
+
+
+def make_teacher(sizes, activation: str = "relu", seed: int = 0, dtype: Any = "float32",
+                 device: str | None = None, bias_std: float = 1e-2) -> SpectralMLP:
+    """A fresh random dense ``direct`` network: Glorot-normal weights, normal biases.
+
+    Weights ``N(0, 2 / (N_in + N_out))``, biases ``N(0, bias_std^2)`` (the stax defaults
+    of the reference code), drawn from a host generator seeded with ``seed``.
+    """
+    net = SpectralMLP(sizes, train="direct", activation=activation, seed=seed, dtype=dtype, device=device)
+    rng = host_rng(np.random.SeedSequence([int(seed), 4, 1]))
+    for layer in net.layers:
+        std = np.sqrt(2.0 / (layer.n_in + layer.n_out))
+        layer.weight = rng.normal(0.0, std, size=(layer.n_out, layer.n_in))
+        layer.bias = rng.normal(0.0, _check_nonneg("bias_std", bias_std), size=layer.n_out)
+    return net
+
+
+def _halves(x):
+    h = x.shape[0] // 2
+    if h < 1:
+        raise ValueError(f"an NTT batch needs at least 2 samples (two halves), got {x.shape[0]}")
+    return h
+
+
+def teacher_targets(teacher: SpectralMLP, x, kind: str = "masked-dense"):
+    """Teacher outputs on ``x`` and its kernel on the cross block of the two halves.
+
+    Returns
+    -------
+    f_t : array, shape (n, k)
+    theta_t : array, shape (n // 2, n - n // 2, k, k)
+    """
+    from .ntk import kernel_from_signals
+
+    _check_single_direct_any(teacher)
+    x = teacher._check_x(x)
+    h = _halves(x)
+    sig = output_signals(teacher, x, check=False)
+    f_t = teacher._trace[1][-1].copy()
+    s1, s2 = _split(sig, h)
+    return f_t, kernel_from_signals(teacher, s1, s2, kind=kind)
+
+
+def _check_single_direct_any(net) -> None:
+    if net.ensemble_size:
+        raise ValueError("the teacher must be a single network, not an ensemble")
+
+
+def _split(sig, h):
+    from .ntk import OutputSignals
+
+    s1 = OutputSignals(sig.zs, [a[:h] for a in sig.acts], [d[:h] for d in sig.deltas], [], sig.weights, sig.masks)
+    s2 = OutputSignals(sig.zs, [a[h:] for a in sig.acts], [d[h:] for d in sig.deltas], [], sig.weights, sig.masks)
+    return s1, s2
+
+
+def _kernel_forward(layer_q, d1, d2, a1, a2, beta, budget):
+    """Kernel block of one direct layer and what its adjoint needs."""
+    xp = array_module(d1)
+    if layer_q is None:
+        kaa = a1 @ a2.T
+        dd = _pair_dd(d1, d2, trace=False)
+        theta = dd * (kaa + beta)[:, :, None, None]
+        return theta, ("factorised", kaa, dd)
+    n1, k, n_out = d1.shape
+    n2, n_in = a2.shape
+    h = metric_product((a1[:, None, :] * a2[None, :, :]).reshape(n1 * n2, n_in), layer_q).reshape(n1, n2, n_out)
+    hb = h + beta if beta else h
+    theta = xp.zeros((n1, n2, k, k), dtype=d1.dtype)
+    rows = _rows_per_chunk(n2 * k * n_out * d1.dtype.itemsize, budget, n1)
+    d2t = d2.transpose(0, 2, 1)
+    for s in range(0, n1, rows):
+        sl = slice(s, min(s + rows, n1))
+        theta[sl] = (d1[sl, None, :, :] * hb[sl, :, None, :]) @ d2t[None]
+    return theta, ("metric", hb)
+
+
+def _kernel_adjoint(r, layer_q, d1, d2, a1, a2, beta, saved, budget):
+    """``dS/dd1, dS/dd2, dS/da1, dS/da2`` for ``S = sum r * Theta`` of one layer."""
+    n1, k, n_out = d1.shape
+    n2 = d2.shape[0]
+    if saved[0] == "factorised":
+        _, kaa, dd = saved
+        rt = r * (kaa + beta)[:, :, None, None]
+        rm = rt.transpose(0, 2, 1, 3).reshape(n1 * k, n2 * k)
+        gd1 = (rm @ d2.reshape(n2 * k, n_out)).reshape(n1, k, n_out)
+        gd2 = (rm.T @ d1.reshape(n1 * k, n_out)).reshape(n2, k, n_out)
+        gk = (r * dd).sum(axis=(2, 3))
+        return gd1, gd2, gk @ a2, gk.T @ a1
+    hb = saved[1]
+    xp = array_module(d1)
+    gd1 = xp.empty_like(d1)
+    gd2 = xp.zeros_like(d2)
+    ga1 = xp.empty_like(a1)
+    ga2 = xp.zeros_like(a2)
+    rows = _rows_per_chunk(2 * n2 * k * n_out * d1.dtype.itemsize, budget, n1)
+    for s in range(0, n1, rows):
+        sl = slice(s, min(s + rows, n1))
+        ca = sl.stop - sl.start
+        rc = r[sl]  # (ca, n2, k, k)
+        t = rc @ d2[None]  # sum_d R[a,b,c,d] d2[b,d,i] -> (ca, n2, k, N)
+        hs = hb[sl, :, None, :]
+        gd1[sl] = (t * hs).sum(axis=1)
+        e = (t * d1[sl, None, :, :]).sum(axis=2)  # (ca, n2, N): dS/dH
+        u = rc.transpose(0, 1, 3, 2) @ d1[sl, None, :, :]  # sum_c R[a,b,c,d] d1[a,c,i]
+        gd2 += (u * hs).sum(axis=0)
+        eq = metric_product_t(e.reshape(ca * n2, n_out), layer_q).reshape(ca, n2, -1)
+        ga1[sl] = (eq * a2[None, :, :]).sum(axis=1)
+        ga2 += (eq * a1[sl, None, :]).sum(axis=0)
+    return gd1, gd2, ga1, ga2
+
+
+def ntt_loss_and_grad(student: SpectralMLP, x, f_t, theta_t, *, density: float,
+                      lambda_k: float = NTT_DEFAULTS["lambda_k"], lambda_2: float = NTT_DEFAULTS["lambda_2"],
+                      kind: str = NTT_DEFAULTS["kind"], grad: bool = True, memory_budget: int = 1 << 30):
+    """NTT loss of ``student`` on batch ``x`` and its exact gradient.
+
+    Parameters
+    ----------
+    student : SpectralMLP
+        A single ``direct`` network; ``layer.mask`` holds its wiring.
+    x : array, shape (n, N_0)
+        Unlabeled batch; the kernel is taken between ``x[:n//2]`` and ``x[n//2:]``.
+    f_t : array, shape (n, k)
+        Teacher outputs on ``x``.
+    theta_t : array, shape (n//2, n - n//2, k, k)
+        Teacher kernel on the cross block (:func:`teacher_targets`).
+    density : float in (0, 1]
+        Divides ``lambda_2``.
+    lambda_k, lambda_2 : float
+    kind : {"masked-dense", "sparse"}
+        Which student kernel is matched (see :func:`spectral_physics.ntk.empirical_ntk`).
+    grad : bool
+        Whether to compute the gradient.
+
+    Returns
+    -------
+    loss : float
+    parts : dict
+        ``kernel_dist`` = mean((Theta_s - Theta_t)^2), ``target_dist`` = mean((f_s - f_t)^2),
+        ``l2`` = sum ||M * W||^2.
+    grads : list of dict or None
+        Per layer ``{"weight": dL/dW (raw weights, zero at masked entries), "bias": ...}``.
+    """
+    _check_student(student)
+    density = _check_density(density)
+    lambda_k = _check_nonneg("lambda_k", lambda_k)
+    lambda_2 = _check_nonneg("lambda_2", lambda_2)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    x = student._check_x(x)
+    n = x.shape[0]
+    h = _halves(x)
+    k = student.sizes[-1]
+    if tuple(f_t.shape) != (n, k):
+        raise ValueError(f"f_t must have shape {(n, k)}, got {tuple(f_t.shape)}")
+    if tuple(theta_t.shape) != (h, n - h, k, k):
+        raise ValueError(f"theta_t must have shape {(h, n - h, k, k)}, got {tuple(theta_t.shape)}")
+    xp = student.xp
+    layers = student.layers
+    nl = len(layers)
+    sig = output_signals(student, x, keep_pre=grad, check=False)
+    f_s = student._trace[1][-1]
+    qs = [m if (kind == "sparse" and m is not None) else None for m in sig.masks]
+    theta = xp.zeros((h, n - h, k, k), dtype=student.dtype)
+    saved = []
+    for l, layer in enumerate(layers):
+        beta = 1.0 if layer.use_bias else 0.0
+        d, a = sig.deltas[l], sig.acts[l]
+        th, sv = _kernel_forward(qs[l], d[:h], d[h:], a[:h], a[h:], beta, memory_budget)
+        theta += th
+        saved.append(sv)
+    diff_k = theta - theta_t
+    diff_f = f_s - f_t
+    ker = float((diff_k * diff_k).mean())
+    tgt = float((diff_f * diff_f).mean())
+    l2 = float(sum(float((w * w).sum()) for w in sig.weights))
+    loss = lambda_k * ker + tgt + lambda_2 / density * l2
+    parts = {"kernel_dist": ker, "target_dist": tgt, "l2": l2}
+    if not grad:
+        return loss, parts, None
+
+    r = diff_k * (2.0 * lambda_k / diff_k.size)
+    g_d: list[Any] = [None] * nl
+    g_a: list[Any] = [None] * nl
+    for l, layer in enumerate(layers):
+        beta = 1.0 if layer.use_bias else 0.0
+        d, a = sig.deltas[l], sig.acts[l]
+        gd1, gd2, ga1, ga2 = _kernel_adjoint(r, qs[l], d[:h], d[h:], a[:h], a[h:], beta, saved[l], memory_budget)
+        g_d[l] = xp.concatenate([gd1, gd2], axis=0)
+        g_a[l] = xp.concatenate([ga1, ga2], axis=0)
+
+    act = student.act
+    second = act.name not in ("relu", "identity")  # sigma'' = 0 (almost everywhere) otherwise
+    zs, acts, ws = sig.zs, sig.acts, sig.weights
+    g_w = [xp.zeros_like(w) for w in ws]
+    g_z = [None] * nl
+    # adjoint of the per-output backward recursion, from the first layer upwards
+    for l in range(nl - 1):
+        gd = g_d[l]
+        dsig = act.df_from(zs[l], acts[l + 1])
+        if second:
+            g_z[l] = (gd * sig.pre[l]).sum(axis=1) * act.d2f(zs[l])
+        gp = gd * dsig[:, None, :]
+        if l + 1 < nl - 1:
+            g_d[l + 1] = g_d[l + 1] + gp @ ws[l + 1].T
+            dn = sig.deltas[l + 1]
+            g_w[l + 1] += dn.reshape(-1, dn.shape[-1]).T @ gp.reshape(-1, gp.shape[-1])
+        else:  # delta of the logits is the identity
+            g_w[l + 1] += gp.sum(axis=0)
+    # ordinary backpropagation of the output term plus the kernel's activation adjoints
+    delta = diff_f * (2.0 / diff_f.size)
+    grads: list[dict[str, Any]] = [None] * nl  # type: ignore[list-item]
+    for l in range(nl - 1, -1, -1):
+        g_w[l] += delta.T @ acts[l]
+        gb = delta.sum(axis=0)
+        if l > 0:
+            ga = delta @ ws[l] + g_a[l]
+            delta = ga * act.df_from(zs[l - 1], acts[l])
+            if second:
+                delta += g_z[l - 1]
+        gw = g_w[l]
+        if lambda_2:
+            gw += (2.0 * lambda_2 / density) * ws[l]  # ws is already M * W
+        if sig.masks[l] is not None:
+            gw *= sig.masks[l]
+        grads[l] = {"weight": gw}
+        if layers[l].use_bias:
+            grads[l]["bias"] = gb
+    return loss, parts, grads
+
+
+@dataclass
+class NTTResult:
+    """Outcome of :func:`neural_tangent_transfer`.
+
+    Attributes
+    ----------
+    student : SpectralMLP
+        The transferred sparse network (``layer.mask`` holds the wiring).
+    teacher : SpectralMLP
+    masks : list of bool arrays
+    history : dict of lists
+        ``step``, ``val_loss``, ``val_kernel_dist``, ``val_target_dist``, ``val_l2`` at every
+        validation point (step 0 is before transfer), ``train_loss`` (mean over the steps
+        since the previous point), ``mask_changes`` (entries that entered the mask at each
+        re-choice) and ``seconds``.
+    config : dict
+        The settings used.
+    """
+
+    student: SpectralMLP
+    teacher: SpectralMLP
+    masks: list
+    history: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+
+def neural_tangent_transfer(
+    teacher: SpectralMLP,
+    x,
+    density: float,
+    *,
+    steps: int = 1000,
+    lr: float = NTT_DEFAULTS["lr"],
+    batch_size: int = NTT_DEFAULTS["batch_size"],
+    lambda_k: float = NTT_DEFAULTS["lambda_k"],
+    lambda_2: float = NTT_DEFAULTS["lambda_2"],
+    mask_every: int = NTT_DEFAULTS["mask_every"],
+    kind: str = NTT_DEFAULTS["kind"],
+    val_size: int = 64,
+    val_every: int = 100,
+    seed: int = 0,
+    progress: bool = True,
+) -> NTTResult:
+    """Find a sparse wiring without labels by matching the teacher's outputs and NTK.
+
+    Parameters
+    ----------
+    teacher : SpectralMLP
+        Dense ``direct`` network (:func:`make_teacher`); left unchanged.
+    x : array, shape (n, N_0)
+        Unlabeled inputs; ``val_size`` of them (seeded) are held out for validation.
+    density : float in (0, 1]
+        Kept fraction of the weights of every layer.
+    steps : int
+        Optimisation steps (minibatches, drawn as seeded epochs over the data).
+    lr, batch_size, lambda_k, lambda_2 : float, int, float, float
+        Adam learning rate, batch size (kernel block ``batch_size/2`` squared), loss weights.
+    mask_every : int
+        Re-choose the mask by layer-wise magnitude every this many steps, except in the
+        last ``mask_every`` steps; 0 keeps the initial mask.
+    kind : {"masked-dense", "sparse"}
+        Student kernel matched (the reference code used ``masked-dense``).
+    val_size, val_every : int
+        Held-out samples (an even number >= 2) and the validation interval in steps.
+    seed : int
+        Data order and the validation split.
+    progress : bool
+        Show a progress bar.
+    """
+    from tqdm.auto import tqdm
+
+    from .sparse import apply_masks, magnitude_masks
+
+    _check_student(teacher)
+    density = _check_density(density)
+    for name, v, low in (("steps", steps, 0), ("batch_size", batch_size, 2), ("mask_every", mask_every, 0),
+                         ("val_size", val_size, 2), ("val_every", val_every, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    x = teacher._check_x(x)
+    n = x.shape[0]
+    if n < val_size + batch_size:
+        raise ValueError(f"x must hold at least val_size + batch_size = {val_size + batch_size} samples, got {n}")
+    config = {"density": density, "steps": steps, "lr": lr, "batch_size": batch_size, "lambda_k": lambda_k,
+              "lambda_2": lambda_2, "mask_every": mask_every, "kind": kind, "val_size": val_size,
+              "val_every": val_every, "seed": seed}
+    rng = host_rng(np.random.SeedSequence([int(seed), 4, 2]))
+    perm = rng.permutation(n)
+    val_idx, tr_idx = perm[:val_size], np.sort(perm[val_size:])
+    x_val = x[to_device(val_idx, teacher.device)]
+    fv_t, thv_t = teacher_targets(teacher, x_val, kind)
+
+    student = teacher.copy()
+    apply_masks(student, magnitude_masks(student, density, scope="layer"))
+    opt = make_optimizer("adam", lr)
+    hist: dict[str, list] = {k: [] for k in ("step", "val_loss", "val_kernel_dist", "val_target_dist",
+                                             "val_l2", "train_loss", "seconds")}
+    hist["mask_changes"] = []
+
+    def validate(step, train_losses, t0):
+        loss, parts, _ = ntt_loss_and_grad(student, x_val, fv_t, thv_t, density=density, lambda_k=lambda_k,
+                                           lambda_2=lambda_2, kind=kind, grad=False)
+        hist["step"].append(step)
+        hist["val_loss"].append(loss)
+        hist["val_kernel_dist"].append(parts["kernel_dist"])
+        hist["val_target_dist"].append(parts["target_dist"])
+        hist["val_l2"].append(parts["l2"])
+        hist["train_loss"].append(float(np.mean(train_losses)) if train_losses else None)
+        hist["seconds"].append(time.perf_counter() - t0)
+        return loss
+
+    t0 = time.perf_counter()
+    validate(0, [], t0)
+    order = np.array([], dtype=np.int64)
+    pos = 0
+    losses: list[float] = []
+    bar = tqdm(total=steps, disable=not progress, unit="step", leave=False, dynamic_ncols=True, desc="NTT")
+    try:
+        for step in range(1, steps + 1):
+            if pos + batch_size > len(order):
+                order = tr_idx[rng.permutation(len(tr_idx))]
+                pos = 0
+            xb = x[to_device(order[pos : pos + batch_size], teacher.device)]
+            pos += batch_size
+            f_t, th_t = teacher_targets(teacher, xb, kind)
+            loss, parts, grads = ntt_loss_and_grad(student, xb, f_t, th_t, density=density, lambda_k=lambda_k,
+                                                   lambda_2=lambda_2, kind=kind)
+            if not np.isfinite(loss):
+                from .train import DivergenceError
+
+                raise DivergenceError(1, step, loss)
+            opt.step(student.params, grads)
+            losses.append(loss)
+            if mask_every and step % mask_every == 0 and step < steps - mask_every:
+                old = [to_numpy(layer.mask) for layer in student.layers]
+                apply_masks(student, magnitude_masks(student, density, scope="layer"))
+                hist["mask_changes"].append(
+                    (step, int(sum((to_numpy(layer.mask) & ~o).sum() for layer, o in zip(student.layers, old)))))
+            if step % val_every == 0 or step == steps:
+                vl = validate(step, losses, t0)
+                losses = []
+                bar.set_postfix(val_loss=f"{vl:.4g}")
+            bar.update(1)
+    finally:
+        bar.close()
+    masks = [layer.mask for layer in student.layers]
+    return NTTResult(student, teacher, masks, hist, config)
+
+
+def supervised_phase(net: SpectralMLP, data, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 64,
+                     seed: int = 0, progress: bool = True, **fit_kw):
+    """Train ``net`` with labels under its fixed masks (Adam, lr 1e-3, batch 64 by default).
+
+    A thin wrapper of :func:`spectral_physics.train.fit`; the masks in ``layer.mask`` stay fixed
+    because the core zeroes the gradients of masked weights.
+    """
+    from .train import fit
+
+    return fit(net, data, epochs=epochs, optimizer="adam", lr=lr, batch_size=batch_size, seed=seed,
+               progress=progress, **fit_kw)
