@@ -1,0 +1,49 @@
+"""Analysis of spectral networks: eigenvalue statistics, node correspondence, homeostasis.
+
+Three layers, as in arviz-stats: pure array functions (e.g.
+:func:`analysis.eigenstats.spacing_ratio`), functions returning ``xarray.Dataset``
+objects with named dims and CF attributes (:func:`eigenstats`,
+:func:`node_correspondence`, :func:`homeostasis`), and plot functions in
+:mod:`analysis.plots` that take those Datasets and return matplotlib Figures.
+
+Example
+-------
+>>> from spectral_physics import SpectralMLP
+>>> from analysis import eigenstats
+>>> ds = eigenstats(SpectralMLP([20, 16, 3], train="eigen", init="paper", seed=0))
+>>> sorted(ds.source.values.tolist())
+['initial', 'random', 'trained']
+
+``analysis`` imports ``spectral_physics``; the core never imports ``analysis``.
+"""
+
+from ._xr import cf, provenance_attrs, read_netcdf, write_netcdf
+from .eigenstats import (
+    check_transfer_operator,
+    complex_spacing_ratio,
+    eigenstats,
+    eigenstats_ensemble,
+    ensemble_summary,
+    fit_marchenko_pastur,
+    fit_power_law,
+    gram_spectrum,
+    singular_values,
+    spacing_ratio,
+)
+
+__all__ = [
+    "cf",
+    "provenance_attrs",
+    "read_netcdf",
+    "write_netcdf",
+    "check_transfer_operator",
+    "complex_spacing_ratio",
+    "eigenstats",
+    "eigenstats_ensemble",
+    "ensemble_summary",
+    "fit_marchenko_pastur",
+    "fit_power_law",
+    "gram_spectrum",
+    "singular_values",
+    "spacing_ratio",
+]
