@@ -42,7 +42,7 @@ import numpy as np
 
 from .backend import array_module, host_rng, to_device, to_numpy
 from .network import SpectralMLP
-from .ntk import KINDS, _pair_dd, _rows_per_chunk, metric_product, metric_product_t, output_signals
+from .ntk import KINDS, _pair_dd, metric_product, metric_product_t, output_signals
 from .optim import make_optimizer
 
 __all__ = [
@@ -161,12 +161,11 @@ def _kernel_forward(layer_q, d1, d2, a1, a2, beta, budget):
     n2, n_in = a2.shape
     h = metric_product((a1[:, None, :] * a2[None, :, :]).reshape(n1 * n2, n_in), layer_q).reshape(n1, n2, n_out)
     hb = h + beta if beta else h
-    theta = xp.zeros((n1, n2, k, k), dtype=d1.dtype)
-    rows = _rows_per_chunk(n2 * k * n_out * d1.dtype.itemsize, budget, n1)
-    d2t = d2.transpose(0, 2, 1)
-    for s in range(0, n1, rows):
-        sl = slice(s, min(s + rows, n1))
-        theta[sl] = (d1[sl, None, :, :] * hb[sl, :, None, :]) @ d2t[None]
+    theta = xp.empty((n1, n2, k, k), dtype=d1.dtype)
+    for a in range(n1):
+        # Theta[a, b, c, d] = sum_i d1[a, c, i] (d2[b, d, i] hb[a, b, i])
+        y = (d2 * hb[a][:, None, :]).reshape(n2 * k, n_out)
+        theta[a] = (y @ d1[a].T).reshape(n2, k, k).transpose(0, 2, 1)
     return theta, ("metric", hb)
 
 
@@ -186,22 +185,20 @@ def _kernel_adjoint(r, layer_q, d1, d2, a1, a2, beta, saved, budget):
     xp = array_module(d1)
     gd1 = xp.empty_like(d1)
     gd2 = xp.zeros_like(d2)
-    ga1 = xp.empty_like(a1)
-    ga2 = xp.zeros_like(a2)
-    rows = _rows_per_chunk(2 * n2 * k * n_out * d1.dtype.itemsize, budget, n1)
-    for s in range(0, n1, rows):
-        sl = slice(s, min(s + rows, n1))
-        ca = sl.stop - sl.start
-        rc = r[sl]  # (ca, n2, k, k)
-        t = rc @ d2[None]  # sum_d R[a,b,c,d] d2[b,d,i] -> (ca, n2, k, N)
-        hs = hb[sl, :, None, :]
-        gd1[sl] = (t * hs).sum(axis=1)
-        e = (t * d1[sl, None, :, :]).sum(axis=2)  # (ca, n2, N): dS/dH
-        u = rc.transpose(0, 1, 3, 2) @ d1[sl, None, :, :]  # sum_c R[a,b,c,d] d1[a,c,i]
-        gd2 += (u * hs).sum(axis=0)
-        eq = metric_product_t(e.reshape(ca * n2, n_out), layer_q).reshape(ca, n2, -1)
-        ga1[sl] = (eq * a2[None, :, :]).sum(axis=1)
-        ga2 += (eq * a1[sl, None, :]).sum(axis=0)
+    e = xp.empty(hb.shape, dtype=d1.dtype)
+    d2f = d2.reshape(n2 * k, n_out)
+    for a in range(n1):
+        ra = r[a]  # (n2, k_c, k_d)
+        hs = hb[a][:, None, :]
+        # dS/dd1[a, c, i] = sum_bd R[a,b,c,d] d2[b,d,i] hb[a,b,i]
+        gd1[a] = ra.transpose(1, 0, 2).reshape(k, n2 * k) @ (d2 * hs).reshape(n2 * k, n_out)
+        # p[b, d, i] = sum_c R[a,b,c,d] d1[a,c,i]
+        p = (ra.transpose(0, 2, 1).reshape(n2 * k, k) @ d1[a]).reshape(n2, k, n_out)
+        gd2 += p * hs
+        e[a] = (p.reshape(n2 * k, n_out) * d2f).reshape(n2, k, n_out).sum(axis=1)  # dS/dH[a, b, i]
+    eq = metric_product_t(e.reshape(n1 * n2, n_out), layer_q).reshape(n1, n2, -1)
+    ga1 = (eq * a2[None, :, :]).sum(axis=1)
+    ga2 = (eq * a1[:, None, :]).sum(axis=0)
     return gd1, gd2, ga1, ga2
 
 
