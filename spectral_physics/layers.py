@@ -343,10 +343,16 @@ class SpectralLayer:
     # ------------------------------------------------------------------ weights
     def dense_weight(self):
         """Direct-space weights before masking, shape (..., N_out, N_in)."""
+        return self._weight_parts()[0]
+
+    def _weight_parts(self):
+        """``(W, phi, lam_in - lam_out)``; the last two are ``None`` for ``direct``."""
         if self.parametrisation == "direct":
-            return self._arrays["weight"]
+            return self._arrays["weight"], None, None
         a = self._arrays
-        return (a["lam_in"][..., None, :] - a["lam_out"][..., :, None]) * self.phi
+        phi = self.phi
+        d = a["lam_in"][..., None, :] - a["lam_out"][..., :, None]
+        return d * phi, phi, d
 
     def weight_matrix(self):
         """Effective weights ``M * W`` used by the forward pass, shape (..., N_out, N_in)."""
@@ -380,14 +386,15 @@ class SpectralLayer:
         z : array, shape (..., batch, N_out)
         """
         xp = self.xp
-        w_dense = self.dense_weight()
+        w_dense, phi, d = self._weight_parts()
         mask = self._current_mask(w_dense)
         self.last_mask = mask
         w = w_dense if mask is None else w_dense * mask
         z = xp.matmul(x, xp.swapaxes(w, -1, -2))
         if self.use_bias:
             z += self._arrays["bias"][..., None, :]
-        self._cache = {"x": x, "w": w, "mask": mask}
+        # phi and lam_in - lam_out are reused by backward (for svd/qr, phi costs a product)
+        self._cache = {"x": x, "w": w, "mask": mask, "phi": phi, "d": d}
         return z
 
     def backward(self, delta, input_grad: bool = True):
@@ -411,16 +418,17 @@ class SpectralLayer:
         g = xp.matmul(xp.swapaxes(delta, -1, -2), x)  # dL/d(M*W), (..., N_out, N_in)
         if mask is not None:
             g *= mask
-        grads = self.grads_from_weight_grad(g)
+        grads = self.grads_from_weight_grad(g, phi=self._cache["phi"], lamdiff=self._cache["d"])
         if self.use_bias:
             grads["bias"] = delta.sum(axis=-2)
         dx = xp.matmul(delta, w) if input_grad else None
         return grads, dx
 
-    def grads_from_weight_grad(self, g) -> dict[str, Any]:
+    def grads_from_weight_grad(self, g, phi=None, lamdiff=None) -> dict[str, Any]:
         """Chain ``G = dL/dW`` (..., N_out, N_in) to the trainable arrays (bias excluded).
 
-        ``G`` may be overwritten. Uses DESIGN.md section 1::
+        ``G`` may be overwritten. ``phi`` and ``lamdiff = lam_in - lam_out`` (broadcast to
+        (..., N_out, N_in)) may be passed when already computed. Uses DESIGN.md section 1::
 
             dL/dphi_ij = G_ij (lam_in_j - lam_out_i)
             dL/dlam_in_j = sum_i G_ij phi_ij,   dL/dlam_out_i = -sum_j G_ij phi_ij
@@ -432,9 +440,11 @@ class SpectralLayer:
             if "weight" in names:
                 out["weight"] = g
             return out
-        phi = self.phi
+        phi = self.phi if phi is None else phi
         if "phi" in names or "s" in names or "R" in names:
-            dphi = g * (a["lam_in"][..., None, :] - a["lam_out"][..., :, None])
+            if lamdiff is None:
+                lamdiff = a["lam_in"][..., None, :] - a["lam_out"][..., :, None]
+            dphi = g * lamdiff
             if "phi" in names:
                 out["phi"] = dphi
             elif "s" in names:
