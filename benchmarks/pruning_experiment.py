@@ -64,6 +64,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--filter-l1", type=float, default=None, help="L1 penalty on eigenvalues in the filter")
     p.add_argument("--filter-fractions", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.9, 0.95])
     p.add_argument("--filter-rankings", type=_strs, default=["eigenvalue", "connectivity", "random"])
+    p.add_argument("--spectral-rankings", type=_strs, default=list(SPECTRAL_RANKINGS),
+                   help="rankings of the post-training spectral network")
+    p.add_argument("--direct-rankings", type=_strs, default=list(DIRECT_RANKINGS),
+                   help="rankings of the post-training direct network")
+    p.add_argument("--trains", type=_strs, default=["spectral", "direct"], help="post-training presets")
     p.add_argument("--fraction-step", type=float, default=0.05)
     p.add_argument("--n-train", type=int, default=None, help="training subset size (default: all)")
     p.add_argument("--protocols", type=_strs, default=["post", "filter"])
@@ -103,7 +108,8 @@ def main(argv=None) -> int:
                 tag = f"{dname}_{act}_h{h}" + ("" if a.init == "paper" else f"-init{a.init}")
                 jobs = []
                 if "post" in a.protocols:
-                    for train, ranks in (("spectral", SPECTRAL_RANKINGS), ("direct", DIRECT_RANKINGS)):
+                    for train in a.trains:
+                        ranks = a.spectral_rankings if train != "direct" else a.direct_rankings
                         jobs.append((a.out / f"post_{train}_{tag}.nc", "post", train, ranks))
                 if "filter" in a.protocols:
                     jobs.append((a.out / f"filter_{tag}.nc", "filter", "eigen", a.filter_rankings))

@@ -6,6 +6,9 @@ Rankings (a low score is removed first):
 
 ``eigenvalue``    ``|lam_out_i|`` of the layer feeding the node (needs a preset that trains
                   eigenvalues; ``direct`` has ``lam_out = 0`` and is refused).
+``eigenvalue-in`` ``|lam_in_i|`` of the next layer: the node's other eigenvalue, which scales
+                  its outgoing column ``w_mi = (lam_in_i - lam_out_m) phi_mi`` (an extra, not
+                  in the paper; refused for ``direct`` and ``eigen-out``, where it is frozen).
 ``connectivity``  ``sum_j |w_ij|``, the incoming weights (the paper's baseline).
 ``outgoing``      ``sum_m |w_mi|`` of the next layer.
 ``activation``    mean ``|a_i|`` over a data batch.
@@ -66,7 +69,7 @@ __all__ = [
 ]
 
 #: node rankings, named as on the command line
-RANKINGS = ("eigenvalue", "connectivity", "outgoing", "activation", "random")
+RANKINGS = ("eigenvalue", "connectivity", "outgoing", "activation", "random", "eigenvalue-in")
 
 
 def default_fractions(step: float = 0.05) -> np.ndarray:
@@ -92,7 +95,7 @@ def node_scores(net, ranking: str, x=None, seed: int = 0) -> list[np.ndarray]:
     ----------
     net : SpectralMLP
         A single network with at least one hidden layer.
-    ranking : {"eigenvalue", "connectivity", "outgoing", "activation", "random"}
+    ranking : {"eigenvalue", "connectivity", "outgoing", "activation", "random", "eigenvalue-in"}
     x : array, shape (batch, N_0), optional
         Data for the ``activation`` ranking.
     seed : int
@@ -113,6 +116,10 @@ def node_scores(net, ranking: str, x=None, seed: int = 0) -> list[np.ndarray]:
         if net.layers[0].parametrisation == "direct":
             raise ValueError("ranking 'eigenvalue' needs a spectral preset; a 'direct' network has lam_out = 0")
         return [np.abs(to_numpy(net.layers[k].lam_out)).astype(np.float64) for k in hid]
+    if ranking == "eigenvalue-in":
+        if "lam_in" not in net.layers[0].trainable:
+            raise ValueError(f"ranking 'eigenvalue-in' needs a preset that trains lam_in, got {net.preset!r}")
+        return [np.abs(to_numpy(net.layers[k + 1].lam_in)).astype(np.float64) for k in hid]
     if ranking == "connectivity":
         return [np.abs(to_numpy(net.layers[k].weight_matrix())).astype(np.float64).sum(axis=1) for k in hid]
     if ranking == "outgoing":

@@ -86,6 +86,7 @@ def test_rankings_have_known_values():
     net = _generic(SpectralMLP([4, 5, 3], train="spectral", seed=0, dtype="float64"))
     w0, w1 = to_numpy(net.layers[0].weight_matrix()), to_numpy(net.layers[1].weight_matrix())
     np.testing.assert_allclose(node_scores(net, "eigenvalue")[0], np.abs(to_numpy(net.layers[0].lam_out)))
+    np.testing.assert_allclose(node_scores(net, "eigenvalue-in")[0], np.abs(to_numpy(net.layers[1].lam_in)))
     np.testing.assert_allclose(node_scores(net, "connectivity")[0], np.abs(w0).sum(axis=1))
     np.testing.assert_allclose(node_scores(net, "outgoing")[0], np.abs(w1).sum(axis=0))
     x = np.random.default_rng(0).normal(size=(8, 4))
