@@ -213,7 +213,6 @@ def _weight_term(out, d1, d2, a1, a2, q, trace: bool, budget: int, extra: float 
     n2, n_in = a2.shape
     item = d1.dtype.itemsize
     rows = _rows_per_chunk(n2 * (n_in + n_out + 2 * k * n_out) * item, budget, n1)
-    d2t = d2.transpose(0, 2, 1)  # (n2, N_out, k)
     for s in range(0, n1, rows):
         sl = slice(s, min(s + rows, n1))
         ca = sl.stop - sl.start
@@ -221,12 +220,15 @@ def _weight_term(out, d1, d2, a1, a2, q, trace: bool, budget: int, extra: float 
         h = metric_product(paa, q).reshape(ca, n2, n_out)
         if extra:
             h += extra
-        if trace:
-            t = (d1[sl, None, :, :] * d2[None, :, :, :]).sum(axis=2)  # (ca, n2, N_out)
-            out[sl] += (t * h).sum(axis=-1)
-        else:
-            t = d1[sl, None, :, :] * h[:, :, None, :]  # (ca, n2, k, N_out)
-            out[sl] += xp.matmul(t, d2t[None])
+        for r in range(ca):
+            a = sl.start + r
+            if trace:
+                t = (d1[a][None, :, :] * d2).sum(axis=1)  # (n2, N_out)
+                out[a] += (t * h[r]).sum(axis=-1)
+            else:
+                # out[a, b, c, d] = sum_i (d2[b, d, i] h[a, b, i]) d1[a, c, i]: one GEMM per row a
+                y = (d2 * h[r][:, None, :]).reshape(n2 * k, n_out)
+                out[a] += xp.matmul(y, d1[a].T).reshape(n2, k, k).transpose(0, 2, 1)
 
 
 def _features(f1, f2, trace: bool):
