@@ -138,7 +138,8 @@ def output_signals(net, x, keep_pre: bool = False, check: bool = True) -> Output
     xp = net.xp
     n, k, nl = x.shape[0], net.sizes[-1], len(net.layers)
     masks = [layer.last_mask for layer in net.layers]
-    weights = [layer._cache["w"] for layer in net.layers]
+    weights = [layer.dense_weight() if m is None else layer.dense_weight() * m
+               for layer, m in zip(net.layers, masks)]
     deltas: list[Any] = [None] * nl
     pre: list[Any] = [None] * nl
     deltas[-1] = xp.broadcast_to(xp.eye(k, dtype=net.dtype), (n, k, k))
