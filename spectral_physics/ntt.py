@@ -42,7 +42,15 @@ import numpy as np
 
 from .backend import array_module, host_rng, to_device, to_numpy
 from .network import SpectralMLP
-from .ntk import KINDS, _pair_dd, metric_product, metric_product_t, output_signals
+from .ntk import (
+    DEFAULT_MEMORY_BUDGET,
+    KINDS,
+    _pair_dd,
+    metric_product,
+    metric_product_t,
+    ntk_memory_estimate,
+    output_signals,
+)
 from .optim import make_optimizer
 
 __all__ = [
@@ -51,6 +59,7 @@ __all__ = [
     "make_teacher",
     "teacher_targets",
     "ntt_loss_and_grad",
+    "ntt_memory_estimate",
     "neural_tangent_transfer",
     "supervised_phase",
 ]
@@ -117,7 +126,8 @@ def _halves(x):
     return h
 
 
-def teacher_targets(teacher: SpectralMLP, x, kind: str = "masked-dense"):
+def teacher_targets(teacher: SpectralMLP, x, kind: str = "masked-dense",
+                    memory_budget: int = DEFAULT_MEMORY_BUDGET):
     """Teacher outputs on ``x`` and its kernel on the cross block of the two halves.
 
     Returns
@@ -128,12 +138,35 @@ def teacher_targets(teacher: SpectralMLP, x, kind: str = "masked-dense"):
     from .ntk import kernel_from_signals
 
     _check_single_direct_any(teacher)
+    if len(np.shape(x)) == 2:  # refuse an oversized batch before validating (copying) it
+        _check_budget(teacher, np.shape(x)[0], kind, memory_budget)
     x = teacher._check_x(x)
     h = _halves(x)
     sig = output_signals(teacher, x, check=False)
     f_t = teacher._trace[1][-1].copy()
     s1, s2 = _split(sig, h)
     return f_t, kernel_from_signals(teacher, s1, s2, kind=kind)
+
+
+def ntt_memory_estimate(net: SpectralMLP, n: int, kind: str = NTT_DEFAULTS["kind"]) -> int:
+    """Bytes one NTT loss-and-gradient evaluation on a batch of ``n`` allocates (upper estimate)."""
+    h = n // 2
+    k = net.sizes[-1]
+    item = net.dtype.itemsize
+    # the kernel itself plus its difference, R and one saved block per layer
+    blocks = (3 + len(net.layers)) * h * (n - h) * k * k
+    # per-layer H (sparse kind) and the adjoints of deltas and activations
+    extra = sum(h * (n - h) * (layer.n_out + layer.n_in) + 2 * n * k * layer.n_out for layer in net.layers)
+    return int(ntk_memory_estimate(net, h, n - h, kind) + (blocks + extra) * item)
+
+
+def _check_budget(net, n: int, kind: str, memory_budget: int) -> None:
+    need = ntt_memory_estimate(net, n, kind)
+    if need > memory_budget:
+        raise ValueError(
+            f"an NTT step on a batch of {n} needs about {need / 2**20:.1f} MiB, more than "
+            f"memory_budget={memory_budget / 2**20:.1f} MiB; use a smaller batch or raise memory_budget"
+        )
 
 
 def _check_single_direct_any(net) -> None:
@@ -204,7 +237,8 @@ def _kernel_adjoint(r, layer_q, d1, d2, a1, a2, beta, saved, budget):
 
 def ntt_loss_and_grad(student: SpectralMLP, x, f_t, theta_t, *, density: float,
                       lambda_k: float = NTT_DEFAULTS["lambda_k"], lambda_2: float = NTT_DEFAULTS["lambda_2"],
-                      kind: str = NTT_DEFAULTS["kind"], grad: bool = True, memory_budget: int = 1 << 30):
+                      kind: str = NTT_DEFAULTS["kind"], grad: bool = True,
+                      memory_budget: int = DEFAULT_MEMORY_BUDGET):
     """NTT loss of ``student`` on batch ``x`` and its exact gradient.
 
     Parameters
@@ -224,6 +258,8 @@ def ntt_loss_and_grad(student: SpectralMLP, x, f_t, theta_t, *, density: float,
         Which student kernel is matched (see :func:`spectral_physics.ntk.empirical_ntk`).
     grad : bool
         Whether to compute the gradient.
+    memory_budget : int
+        Bytes the evaluation may allocate; a larger batch raises ``ValueError`` first.
 
     Returns
     -------
@@ -248,6 +284,7 @@ def ntt_loss_and_grad(student: SpectralMLP, x, f_t, theta_t, *, density: float,
         raise ValueError(f"f_t must have shape {(n, k)}, got {tuple(f_t.shape)}")
     if tuple(theta_t.shape) != (h, n - h, k, k):
         raise ValueError(f"theta_t must have shape {(h, n - h, k, k)}, got {tuple(theta_t.shape)}")
+    _check_budget(student, n, kind, memory_budget)
     xp = student.xp
     layers = student.layers
     nl = len(layers)
@@ -364,6 +401,7 @@ def neural_tangent_transfer(
     val_every: int = 100,
     seed: int = 0,
     progress: bool = True,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> NTTResult:
     """Find a sparse wiring without labels by matching the teacher's outputs and NTK.
 
@@ -390,6 +428,8 @@ def neural_tangent_transfer(
         Data order and the validation split.
     progress : bool
         Show a progress bar.
+    memory_budget : int
+        Bytes one step may allocate; checked before the first step.
     """
     from tqdm.auto import tqdm
 
@@ -403,6 +443,7 @@ def neural_tangent_transfer(
             raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    _check_budget(teacher, max(batch_size, val_size), kind, memory_budget)
     x = teacher._check_x(x)
     n = x.shape[0]
     if n < val_size + batch_size:
@@ -448,9 +489,9 @@ def neural_tangent_transfer(
                 pos = 0
             xb = x[to_device(order[pos : pos + batch_size], teacher.device)]
             pos += batch_size
-            f_t, th_t = teacher_targets(teacher, xb, kind)
+            f_t, th_t = teacher_targets(teacher, xb, kind, memory_budget)
             loss, parts, grads = ntt_loss_and_grad(student, xb, f_t, th_t, density=density, lambda_k=lambda_k,
-                                                   lambda_2=lambda_2, kind=kind)
+                                                   lambda_2=lambda_2, kind=kind, memory_budget=memory_budget)
             if not np.isfinite(loss):
                 from .train import DivergenceError
 

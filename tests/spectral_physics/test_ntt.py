@@ -171,3 +171,20 @@ def test_cli_ntt_on_teacher_student_data(tmp_path, capsys):
     assert net.layers[0].mask.mean() == pytest.approx(0.2)
     assert main(["ntt", "--dataset", "teacher-student", "--density", "1.5", "--steps", "1"]) == 2
     assert "density" in capsys.readouterr().err
+
+
+def test_memory_budget_refuses_a_huge_batch_before_allocating():
+    import tracemalloc
+
+    teacher = make_teacher([784, 300, 100, 10], seed=0)
+    x = np.zeros((12000, 784), dtype=np.float32)  # a 6000 x 6000 x 10 x 10 kernel: 14 GB
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="memory_budget"):
+            neural_tangent_transfer(teacher, x, 0.1, batch_size=10000, progress=False)
+        with pytest.raises(ValueError, match="memory_budget"):
+            teacher_targets(teacher, x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
