@@ -30,6 +30,7 @@ from .eigenstats import (
     singular_values,
     spacing_ratio,
 )
+from .nodes import ablation_importance, input_relevance, node_correspondence, node_correspondence_ensemble
 
 __all__ = [
     "cf",
@@ -46,4 +47,8 @@ __all__ = [
     "gram_spectrum",
     "singular_values",
     "spacing_ratio",
+    "ablation_importance",
+    "input_relevance",
+    "node_correspondence",
+    "node_correspondence_ensemble",
 ]

@@ -103,13 +103,18 @@ def spacing_ratios(values) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (n - 2,) or fewer
-        Ratios in [0, 1]. Pairs of zero spacings (exact degeneracies, e.g. eigenvalues
-        frozen at the same value) have no ratio and are left out.
+    numpy.ndarray, shape (m - 2,)
+        Ratios in [0, 1] of the ``m`` distinct levels. Exact degeneracies are merged
+        first (as one removes symmetry degeneracies): eigenvalues that never moved from a
+        shared initial value (``lam_in = 1`` of MNIST pixels that are always zero) are one
+        level, not a pile of zero spacings. Empty when fewer than 3 distinct levels.
     """
-    v = np.sort(_finite_1d(values, "values"))
+    v = _finite_1d(values, "values")
     if v.size < 3:
         raise ValueError(f"values must hold at least 3 finite numbers, got {v.size}")
+    v = np.unique(v)
+    if v.size < 3:
+        return np.empty(0)
     s = np.diff(v)
     a, b = s[:-1], s[1:]
     hi = np.maximum(a, b)
@@ -130,7 +135,7 @@ def spacing_ratio(values) -> float:
     Returns
     -------
     float
-        <r>, NaN when every spacing is zero.
+        <r> over distinct levels, NaN when there are fewer than 3.
     """
     r = spacing_ratios(values)
     return float(r.mean()) if r.size else float("nan")

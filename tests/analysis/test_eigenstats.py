@@ -45,6 +45,8 @@ def test_spacing_ratio_edge_cases():
     assert es.spacing_ratio([0.0, 1.0, 3.0]) == pytest.approx(0.5)
     assert es.spacing_ratio([3.0, 0.0, 1.0, np.nan]) == pytest.approx(0.5)  # order and NaN ignored
     assert math.isnan(es.spacing_ratio([1.0, 1.0, 1.0]))  # all degenerate: no ratio
+    # degenerate levels merge: a pile of frozen eigenvalues is one level
+    assert es.spacing_ratio([0.0, 1.0, 1.0, 1.0, 3.0]) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="values"):
         es.spacing_ratio([1.0, 2.0])
 
