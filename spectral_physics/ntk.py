@@ -310,6 +310,8 @@ def ntk_memory_estimate(net, n1: int, n2: int, kind: str = "sparse", trace: bool
     out = n1 * n2 * (1 if trace else k * k)
     # forward traces and per-output signals of both batches (+ the pre-sigma' copies)
     signals = (n1 + n2) * (2 * nodes + 2 * k * hidden)
+    # effective weights (ours and the forward pass's cache) and a float copy of a mask
+    signals += 3 * sum(layer.n_in * layer.n_out for layer in net.layers)
     worst = 0
     for layer in net.layers:
         names = _layer_wrt(layer, wrt) if kind == "sparse" else ("weight", "bias")
