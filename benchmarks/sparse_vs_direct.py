@@ -84,9 +84,13 @@ def run_one(data, a, density: float, train: str, mode: str) -> xr.Dataset:
                callbacks=cbs)
     wall = time.perf_counter() - t0
     acc = np.asarray(hist["test_accuracy"], dtype=np.float64).reshape(a.epochs, -1)  # (epoch, seed)
-    flips = np.asarray([r.get("mask_flips", 0) for r in hist.records], dtype=np.float64).reshape(a.epochs, -1)
-    sflips = np.asarray([r.get("mask_step_flips", 0) for r in hist.records], dtype=np.float64)
-    sflips = sflips.reshape(a.epochs, -1)
+    n_seeds = acc.shape[1]
+
+    def per_epoch(key):  # dense runs have no turnover callback: zeros
+        v = np.asarray([r.get(key, 0) for r in hist.records], dtype=np.float64).reshape(a.epochs, -1)
+        return np.broadcast_to(v, (a.epochs, n_seeds))
+
+    flips, sflips = per_epoch("mask_flips"), per_epoch("mask_step_flips")
     dens = np.atleast_1d(np.asarray(network_density(net)["density"], dtype=np.float64))
     dims = ("density", "train", "mode", "epoch", "seed")
     coords = {"density": [density], "train": [train], "mode": [mode], "epoch": np.arange(1, a.epochs + 1),
