@@ -2,26 +2,30 @@
 
 Three layers, as in arviz-stats: pure array functions (e.g.
 :func:`analysis.eigenstats.spacing_ratio`), functions returning ``xarray.Dataset``
-objects with named dims and CF attributes (:func:`eigenstats`,
-:func:`node_correspondence`, :func:`homeostasis`), and plot functions in
-:mod:`analysis.plots` that take those Datasets and return matplotlib Figures.
+objects with named dims and CF attributes (:func:`analysis.eigenstats.eigenstats`,
+:func:`analysis.nodes.node_correspondence`, :func:`analysis.homeostasis.homeostasis`),
+and plot functions in :mod:`analysis.plots` that take those Datasets and return
+matplotlib Figures.
 
 Example
 -------
 >>> from spectral_physics import SpectralMLP
->>> from analysis import eigenstats
+>>> from analysis.eigenstats import eigenstats
 >>> ds = eigenstats(SpectralMLP([20, 16, 3], train="eigen", init="paper", seed=0))
 >>> sorted(ds.source.values.tolist())
 ['initial', 'random', 'trained']
 
-``analysis`` imports ``spectral_physics``; the core never imports ``analysis``.
+The submodules ``eigenstats``, ``nodes`` and ``homeostasis`` keep their names at package
+level (their main functions share those names, so they are not re-exported here: use
+``from analysis.eigenstats import eigenstats``). ``analysis`` imports
+``spectral_physics``; the core never imports ``analysis``.
 """
 
+from . import eigenstats, homeostasis, nodes
 from ._xr import cf, provenance_attrs, read_netcdf, write_netcdf
 from .eigenstats import (
     check_transfer_operator,
     complex_spacing_ratio,
-    eigenstats,
     eigenstats_ensemble,
     ensemble_summary,
     fit_marchenko_pastur,
@@ -30,16 +34,19 @@ from .eigenstats import (
     singular_values,
     spacing_ratio,
 )
+from .homeostasis import HomeostasisRecorder, cv_permutation_test, frozen_eigenvalue_network, silencing
 from .nodes import ablation_importance, input_relevance, node_correspondence, node_correspondence_ensemble
 
 __all__ = [
+    "eigenstats",
+    "homeostasis",
+    "nodes",
     "cf",
     "provenance_attrs",
     "read_netcdf",
     "write_netcdf",
     "check_transfer_operator",
     "complex_spacing_ratio",
-    "eigenstats",
     "eigenstats_ensemble",
     "ensemble_summary",
     "fit_marchenko_pastur",
@@ -47,6 +54,10 @@ __all__ = [
     "gram_spectrum",
     "singular_values",
     "spacing_ratio",
+    "HomeostasisRecorder",
+    "cv_permutation_test",
+    "frozen_eigenvalue_network",
+    "silencing",
     "ablation_importance",
     "input_relevance",
     "node_correspondence",
