@@ -300,3 +300,40 @@ def test_phase_diagram_data_means_over_seeds(tmp_path):
     assert float(d.accuracy_mean.sel(train="eigen", hidden=100)) == pytest.approx(0.9 * 0.98)
     assert int(d.n_ok.sel(train="eigen", hidden=10)) == 3
     write_netcdf(d, tmp_path / "d.nc")  # the plotted numbers are a plain Dataset
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_example_and_run(tmp_path, capsys):
+    from spectral_physics.cli import main
+
+    assert main(["sweep", "--example"]) == 0
+    assert SweepSpec.from_toml(capsys.readouterr().out).shape == (2, 2)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        'dataset = "teacher-student"\nsubset = 300\nn_test = 200\nseeds = [0, 1]\n'
+        '[axes]\ntrain = ["direct", "eigen"]\nhidden = [4, 8]\n[fixed]\nlr = 0.01\nbatch_size = 50\n'
+    )
+    out = tmp_path / "d.nc"
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    text = capsys.readouterr()
+    assert "phase boundary" in text.out and "eigen" in text.out
+    ds = read_netcdf(out)
+    assert ds.test_accuracy.shape == (2, 2, 2) and (tmp_path / "d.points" / "point-000003.json").exists()
+    # a second run without --resume refuses to mix results; with --resume it reuses all points
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--no-progress", "--resume"]) == 0
+    same_numbers(read_netcdf(out), ds)
+
+
+def test_cli_bad_spec_is_one_line(tmp_path, capsys):
+    from spectral_physics.cli import main
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('epoch = 2\n[axes]\nhidden = [4]\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "d.nc")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown key 'epoch'" in err and "spec.toml" in err
+    assert main(["sweep", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "d.nc")]) == 2

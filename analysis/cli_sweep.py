@@ -1,0 +1,114 @@
+"""``spectral-physics sweep``: run a phase-diagram sweep from a TOML spec.
+
+Example
+-------
+::
+
+    spectral-physics sweep --example > spec.toml
+    spectral-physics sweep spec.toml --out diagram.nc --workers 2
+    spectral-physics sweep spec.toml --out diagram.nc --resume            # after an interruption
+    spectral-physics sweep spec.toml --out diagram.nc --scheduler tcp://10.0.0.5:8786
+
+Per-point results go to ``--results`` (default: ``diagram.points/`` next to ``--out``);
+``--resume`` recomputes only the points missing there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register", "run"]
+
+
+def _workers(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return v
+
+
+def register(sub) -> None:
+    """Add the ``sweep`` subcommand to the ``spectral-physics`` parser."""
+    p = sub.add_parser(
+        "sweep",
+        help="run a compression-versus-accuracy sweep (phase diagram) from a TOML spec",
+        description=(
+            "Train every grid point of SPEC (the seeds of a point as one ensemble) and write the "
+            "combined xarray Dataset to netCDF. Each finished point is saved at once, so an "
+            "interrupted sweep continues with --resume."
+        ),
+    )
+    p.add_argument("spec", nargs="?", help="sweep specification (TOML); see --example")
+    p.add_argument("--out", "-o", help="netCDF file for the combined Dataset, e.g. diagram.nc")
+    p.add_argument("--results", default=None,
+                   help="directory of per-point result files (default: OUT without suffix + '.points')")
+    p.add_argument("--workers", type=_workers, default=None,
+                   help="local worker processes (default: all cores; 1 runs in this process)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="Dask scheduler address (tcp://host:port) to run the points on a cluster")
+    p.add_argument("--resume", action="store_true", help="keep finished points, compute only the missing ones")
+    p.add_argument("--overwrite", action="store_true", help="delete existing point files and start again")
+    p.add_argument("--no-ensemble", action="store_true",
+                   help="train the seeds of a point one after another instead of as one ensemble")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="relative accuracy for the printed phase boundary (default: the spec's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--example", action="store_true", help="print a commented example spec and exit")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from analysis.phase import EXAMPLE_SPEC, load_spec, phase_boundary, run_sweep
+    from spectral_physics.cli import CLIError
+
+    if args.example:
+        sys.stdout.write(EXAMPLE_SPEC)
+        return 0
+    if not args.spec:
+        raise CLIError("give a SPEC.toml (or --example to print one)")
+    if not args.out:
+        raise CLIError("--out is required, e.g. --out diagram.nc")
+    if args.resume and args.overwrite:
+        raise CLIError("--resume and --overwrite exclude each other")
+    if args.scheduler and args.workers:
+        raise CLIError("--workers applies to the local process pool; with --scheduler the cluster decides")
+    out = Path(args.out)
+    if out.suffix != ".nc":
+        raise CLIError(f"--out must end in .nc, got {args.out!r}")
+    results = Path(args.results) if args.results else out.with_suffix(".points")
+    spec = load_spec(args.spec)
+    n = len(spec.points())
+    print(f"sweep {spec.name!r}: {n} points x {len(spec.seeds)} seeds over {', '.join(spec.dims)}; "
+          f"point files in {results}", file=sys.stderr)
+    try:
+        ds = run_sweep(
+            spec, results, out=out, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
+            scheduler=args.scheduler, ensemble=not args.no_ensemble, progress=not args.no_progress,
+        )
+    except FileExistsError as exc:
+        raise CLIError(str(exc).replace("resume=True (--resume)", "--resume")
+                       .replace("overwrite=True (--overwrite)", "--overwrite")) from None
+    print(f"wrote {out}", file=sys.stderr)
+    bad = int((ds.status != 0).sum())
+    if bad:
+        print(f"warning: {bad} runs diverged (status = 1, metrics NaN)", file=sys.stderr)
+    if set(ds.dims) == {"train", "hidden", "seed"} and "direct" in ds.train.values and ds.sizes["hidden"] > 1:
+        b = phase_boundary(ds, threshold=args.threshold, n_boot=200)
+        print(f"phase boundary (seed-mean accuracy >= {b.attrs['threshold']:g} x direct), "
+              "95% bootstrap interval over seeds:")
+        for tr in b.train.values:
+            sel = b.sel(train=tr)
+            state = int(sel.crossing_state)
+            if state == 0:
+                print(f"  {tr:>10}: trainable ratio {float(sel.boundary_ratio):.4g} "
+                      f"[{float(sel.boundary_ratio_lower):.4g}, {float(sel.boundary_ratio_upper):.4g}], "
+                      f"hidden {float(sel.boundary_hidden):.0f}")
+            else:
+                print(f"  {tr:>10}: " + ("at or above the threshold at every size" if state == 1
+                                        else "never reaches the threshold"))
+    return 0
