@@ -29,6 +29,15 @@ from .network import SpectralMLP
 from .optim import SGD, Adam, Adamax, make_optimizer
 from .train import Callback, DivergenceError, History, fit
 
+
+def __getattr__(name: str):
+    # SymPy is slow to import: load the symbolic module on first use only
+    if name == "symbolic":
+        import importlib
+
+        return importlib.import_module(".symbolic", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "__version__",
     "ACTIVATIONS",
@@ -57,4 +66,5 @@ __all__ = [
     "DatasetError",
     "load_dataset",
     "teacher_student",
+    "symbolic",
 ]
