@@ -9,7 +9,9 @@ masks a copy of it at each density and the masked network is trained with labels
 - ``random``, ``scaled-random`` (kept weights times 1/sqrt(density)), ``magnitude``
   (layer-wise largest |W| at init), ``snip`` (labelled batch), ``logit-snip`` (label-free),
   from :mod:`spectral_physics.sparse` (SNIP variants use its default global scope);
-- ``dense``: the unpruned network (density 1).
+- ``dense``: the unpruned network (density 1);
+- on request (``--wirings``): ``ntt-global`` and ``global-magnitude``, with one magnitude
+  threshold over all layers instead of one per layer.
 
 Results go to a netCDF file (dims ``dataset``, ``wiring``, ``density``, ``seed``),
 rewritten after every run so an interrupted sweep keeps what it finished, and a
@@ -34,6 +36,8 @@ from spectral_physics.ntt import NTT_DEFAULTS, make_teacher, neural_tangent_tran
 from spectral_physics.sparse import apply_masks, make_masks
 
 WIRINGS = ("ntt", "random", "scaled-random", "magnitude", "snip", "logit-snip", "dense")
+#: extra wirings, not in the default sweep: NTT and magnitude with one global threshold
+EXTRA_WIRINGS = ("ntt-global", "global-magnitude")
 
 
 def _csv(kind):
@@ -49,9 +53,8 @@ def build_dataset(acc, secs, ntt_loss, args, names, densities, wirings, seeds) -
     ds["test_accuracy"] = cf(xr.DataArray(acc, dims=dims), "test accuracy after supervised training", "1")
     ds["train_seconds"] = cf(xr.DataArray(secs, dims=dims),
                              "wall time of wiring search plus supervised training", "s")
-    ds["ntt_val_loss"] = cf(xr.DataArray(ntt_loss, dims=("dataset", "density", "seed", "stage"),
-                                         coords={"stage": ["start", "end"]}),
-                            "NTT validation loss before and after transfer", "1")
+    ds["ntt_val_loss"] = cf(xr.DataArray(ntt_loss, dims=dims + ("stage",), coords={"stage": ["start", "end"]}),
+                            "NTT validation loss before and after transfer (NaN for other wirings)", "1")
     ds["density"].attrs.update(long_name="kept fraction of the weights of every layer", units="1")
     ds.attrs.update(provenance_attrs(
         analysis="ntt_comparison", architecture=args.sizes, schedule=schedule(args),
@@ -89,15 +92,15 @@ def main(argv=None) -> int:
     if args.quick:
         args.datasets, args.subset, args.test_subset = ["mnist"], 3000, 1000
         args.ntt_steps, args.epochs = 60, 1
-    bad = [w for w in args.wirings if w not in WIRINGS]
+    bad = [w for w in args.wirings if w not in WIRINGS + EXTRA_WIRINGS]
     if bad:
-        ap.error(f"unknown wirings {bad}; choose from {WIRINGS}")
+        ap.error(f"unknown wirings {bad}; choose from {WIRINGS + EXTRA_WIRINGS}")
 
     names, dens, wirings, seeds = args.datasets, args.densities, args.wirings, args.seeds
     shape = (len(names), len(wirings), len(dens), len(seeds))
     acc = np.full(shape, np.nan)
     secs = np.full(shape, np.nan)
-    ntt_loss = np.full((len(names), len(dens), len(seeds), 2), np.nan)
+    ntt_loss = np.full(shape + (2,), np.nan)
     out = Path(args.out)
 
     def save():
@@ -119,11 +122,12 @@ def main(argv=None) -> int:
                         acc[i, w_i, d_i, s_i], secs[i, w_i, d_i, s_i] = acc[i, w_i, 0, s_i], secs[i, w_i, 0, s_i]
                         continue
                     t0 = time.perf_counter()
-                    if wiring == "ntt":
+                    if wiring in ("ntt", "ntt-global"):
                         res = neural_tangent_transfer(base, data.x_train, density, steps=args.ntt_steps,
-                                                      kind=args.kind, seed=seed, progress=args.progress)
+                                                      kind=args.kind, seed=seed, progress=args.progress,
+                                                      scope="global" if wiring == "ntt-global" else "layer")
                         net = res.student
-                        ntt_loss[i, d_i, s_i] = res.history["val_loss"][0], res.history["val_loss"][-1]
+                        ntt_loss[i, w_i, d_i, s_i] = res.history["val_loss"][0], res.history["val_loss"][-1]
                     else:
                         net = base.copy()
                         if wiring != "dense":

@@ -8,7 +8,7 @@ teacher's (DESIGN.md section 4)::
 
 The kernel is taken on the cross block of the first and second half of each batch
 (all output pairs), the outputs on the whole batch; biases are not penalised. The
-mask is re-chosen by layer-wise magnitude of the student's weights every
+mask is re-chosen by magnitude of the student's weights (layer-wise by default) every
 ``mask_every`` steps (masked weights keep their values and compete), never in the
 last ``mask_every`` steps. The found wiring is then trained with labels under its
 fixed mask (:func:`supervised_phase`).
@@ -397,6 +397,7 @@ def neural_tangent_transfer(
     lambda_2: float = NTT_DEFAULTS["lambda_2"],
     mask_every: int = NTT_DEFAULTS["mask_every"],
     kind: str = NTT_DEFAULTS["kind"],
+    scope: str = "layer",
     val_size: int = 64,
     val_every: int = 100,
     seed: int = 0,
@@ -422,6 +423,10 @@ def neural_tangent_transfer(
         last ``mask_every`` steps; 0 keeps the initial mask.
     kind : {"masked-dense", "sparse"}
         Student kernel matched (the reference code used ``masked-dense``).
+    scope : {"layer", "global"}
+        Magnitude masks per layer (the reference default) or with one threshold over all
+        layers (the reference code's ``GLOBAL_PRUNE_BOOL``); ``density`` is then the overall
+        kept fraction.
     val_size, val_every : int
         Held-out samples (an even number >= 2) and the validation interval in steps.
     seed : int
@@ -443,13 +448,15 @@ def neural_tangent_transfer(
             raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if scope not in ("layer", "global"):
+        raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
     _check_budget(teacher, max(batch_size, val_size), kind, memory_budget)
     x = teacher._check_x(x)
     n = x.shape[0]
     if n < val_size + batch_size:
         raise ValueError(f"x must hold at least val_size + batch_size = {val_size + batch_size} samples, got {n}")
     config = {"density": density, "steps": steps, "lr": lr, "batch_size": batch_size, "lambda_k": lambda_k,
-              "lambda_2": lambda_2, "mask_every": mask_every, "kind": kind, "val_size": val_size,
+              "lambda_2": lambda_2, "mask_every": mask_every, "kind": kind, "scope": scope, "val_size": val_size,
               "val_every": val_every, "seed": seed}
     rng = host_rng(np.random.SeedSequence([int(seed), 4, 2]))
     perm = rng.permutation(n)
@@ -458,7 +465,7 @@ def neural_tangent_transfer(
     fv_t, thv_t = teacher_targets(teacher, x_val, kind)
 
     student = teacher.copy()
-    apply_masks(student, magnitude_masks(student, density, scope="layer"))
+    apply_masks(student, magnitude_masks(student, density, scope=scope))
     opt = make_optimizer("adam", lr)
     hist: dict[str, list] = {k: [] for k in ("step", "val_loss", "val_kernel_dist", "val_target_dist",
                                              "val_l2", "train_loss", "seconds")}
@@ -500,7 +507,7 @@ def neural_tangent_transfer(
             losses.append(loss)
             if mask_every and step % mask_every == 0 and step < steps - mask_every:
                 old = [to_numpy(layer.mask) for layer in student.layers]
-                apply_masks(student, magnitude_masks(student, density, scope="layer"))
+                apply_masks(student, magnitude_masks(student, density, scope=scope))
                 hist["mask_changes"].append(
                     (step, int(sum((to_numpy(layer.mask) & ~o).sum() for layer, o in zip(student.layers, old)))))
             if step % val_every == 0 or step == steps:

@@ -53,6 +53,8 @@ def register(sub) -> None:
     p.add_argument("--mask-every", type=_number(int, 0, False), default=NTT_DEFAULTS["mask_every"],
                    help="re-choose the mask every this many steps (0: never)")
     p.add_argument("--kind", default=NTT_DEFAULTS["kind"], choices=list(KINDS), help="student kernel matched")
+    p.add_argument("--scope", default="layer", choices=["layer", "global"],
+                   help="magnitude masks per layer (default) or with one global threshold")
     p.add_argument("--val-size", type=_number(int, 2, False), default=64)
     p.add_argument("--val-every", type=_number(int, 1, False), default=100)
     p.add_argument("--epochs", type=_number(int, 0, False), default=10,
@@ -85,7 +87,7 @@ def run(args) -> int:
         res = neural_tangent_transfer(
             teacher, data.x_train, args.density, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
             lambda_k=args.lambda_k, lambda_2=args.lambda_2, mask_every=args.mask_every, kind=args.kind,
-            val_size=args.val_size, val_every=args.val_every, seed=args.seed, progress=progress)
+            scope=args.scope, val_size=args.val_size, val_every=args.val_every, seed=args.seed, progress=progress)
         net = res.student
         hist = None
         if args.epochs:

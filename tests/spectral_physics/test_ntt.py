@@ -188,3 +188,14 @@ def test_memory_budget_refuses_a_huge_batch_before_allocating():
     finally:
         tracemalloc.stop()
     assert peak < 2**20
+
+
+def test_global_scope_keeps_the_overall_density():
+    x = _blobs(300, 30, 1)
+    teacher = make_teacher([30, 40, 20, 5], seed=0)
+    res = neural_tangent_transfer(teacher, x, 0.1, steps=25, mask_every=10, progress=False, scope="global")
+    kept = sum(int(m.sum()) for m in res.masks)
+    assert kept == round(0.1 * sum(m.size for m in res.masks))
+    assert len({round(float(m.mean()), 3) for m in res.masks}) > 1  # layers differ in density
+    with pytest.raises(ValueError, match="scope"):
+        neural_tangent_transfer(teacher, x, 0.1, steps=1, progress=False, scope="row")
