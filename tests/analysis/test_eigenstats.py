@@ -276,3 +276,26 @@ def test_eigenstats_784_2000_10_takes_seconds(monkeypatch):
     # oversubscribed OpenBLAS can be 10x slower than usual)
     assert elapsed < 60.0, f"eigenstats of 784-2000-10 took {elapsed:.1f} s"
     assert ds.sizes["node"] == 2000 and ds.sizes["esd_index"] == 784
+
+
+# ---------------------------------------------------------------- command line
+def test_cli_eigenstats(tmp_path, capsys):
+    from analysis._xr import read_netcdf
+    from spectral_physics import save_network
+    from spectral_physics.cli import main
+
+    paths = []
+    for seed in (0, 1):
+        paths.append(str(tmp_path / f"m{seed}.npz"))
+        save_network(SpectralMLP([12, 10, 3], train="eigen", init="paper", seed=seed), paths[-1])
+    out = tmp_path / "stats.nc"
+    assert main(["eigenstats", *paths, "--out", str(out), "--plot", str(tmp_path / "s.png"), "--bins", "9"]) == 0
+    text = capsys.readouterr().out
+    assert "layer 0: 12 -> 10" in text and "mean+-sem over seeds" in text and "MP KS" in text
+    ds = read_netcdf(out)
+    assert list(ds.seed.values) == [0, 1] and ds.sizes["bin"] == 9
+    assert ds.attrs["models"] == ", ".join(paths)
+    assert (tmp_path / "s.png").stat().st_size > 0
+    assert main(["eigenstats", str(tmp_path / "missing.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.npz" in err and len(err.strip().splitlines()) == 1

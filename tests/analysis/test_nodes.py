@@ -130,3 +130,23 @@ def test_input_relevance_on_mnist(data_root):
     assert dead.any()
     np.testing.assert_array_equal(ds.input_relevance.values[dead], 1.0)
     assert float(ds.baseline_accuracy) > 0.5
+
+
+def test_cli_nodes(data_root, tmp_path, capsys):
+    from analysis._xr import read_netcdf
+    from spectral_physics import save_network
+    from spectral_physics.cli import main
+
+    model = tmp_path / "m.npz"
+    save_network(SpectralMLP([784, 16, 10], train="eigen", init="paper", seed=0), model)
+    out = tmp_path / "nodes.nc"
+    rc = main(["nodes", str(model), "--data", "mnist", "--data-root", str(data_root), "--n-eval", "200",
+               "--no-pruning", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "abs_lam_out" in text and "Spearman(loss)" in text
+    ds = read_netcdf(out)
+    assert ds.attrs["n_eval"] == 200 and ds.input_relevance.shape == (28, 28)
+    save_network(SpectralMLP([20, 16, 10], seed=0), tmp_path / "bad.npz")
+    assert main(["nodes", str(tmp_path / "bad.npz"), "--data-root", str(data_root)]) == 2
+    assert "do not fit mnist" in capsys.readouterr().err
