@@ -337,3 +337,25 @@ def test_cli_bad_spec_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown key 'epoch'" in err and "spec.toml" in err
     assert main(["sweep", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "d.nc")]) == 2
+
+
+# ------------------------------------------------------------------ plot
+
+
+def test_plot_sweep_draws_the_dataset_numbers():
+    from analysis.plots import plot_sweep
+
+    rel = np.tile(np.array([0.9, 0.98, 1.0])[:, None], (1, 4))
+    ds = synthetic(rel)
+    b = phase_boundary(ds, threshold=0.99, n_boot=20)
+    fig = plot_sweep(ds, boundary=b)
+    got = fig.plotted
+    np.testing.assert_allclose(got["eigen"]["ratio"], [0.1, 0.01, 0.001])
+    np.testing.assert_allclose(got["eigen"]["relative"], [0.9, 0.98, 1.0])
+    np.testing.assert_allclose(got["eigen"]["accuracy"], 0.9 * np.array([0.9, 0.98, 1.0]))
+    assert got["eigen"]["boundary_ratio"] == pytest.approx(math.sqrt(1e-5))
+    # the threshold contour separates eigen's last cell (1.0 >= 0.99) from the two before it
+    # and from nothing in the direct row above (also >= 0.99): one vertical and two horizontal edges
+    segs = sorted(tuple(map(tuple, s)) for s in got["contour_segments"])
+    assert segs == [((-0.5, 0.5), (0.5, 0.5)), ((0.5, 0.5), (1.5, 0.5)), ((1.5, 0.5), (1.5, 1.5))]
+    fig.savefig(os.devnull, format="png")
