@@ -267,10 +267,11 @@ def run_homeostasis(args) -> int:
             print(f"CV trained - frozen = {float(lk.cv_difference):+.3f} (p narrower {float(lk.cv_p):.3g}, "
                   f"p wider {float(lk.cv_p_greater):.3g})  ->  verdict: {str(lk.verdict.values)}")
             if "n_silenced_nodes" in ds:
-                c = lk.sel(criterion="lam_out")
-                print(f"silenced by |lam_out|: {int(c.n_silenced_nodes)} nodes, removing them costs "
-                      f"{float(c.silence_nodes_acc_drop):+.4f} accuracy "
-                      f"(as many random nodes: {float(c.random_nodes_acc_drop):+.4f})")
+                for crit in ds.criterion.values:
+                    c = lk.sel(criterion=crit)
+                    print(f"silenced by |{crit}| ~ 0: {int(c.n_silenced_nodes)} nodes, removing them costs "
+                          f"{float(c.silence_nodes_acc_drop):+.4f} accuracy "
+                          f"(as many random nodes: {float(c.random_nodes_acc_drop):+.4f})")
         if "n_silenced_inputs" in ds:
             print(f"\nsilenced inputs (|lam_in| near zero): {int(ds.n_silenced_inputs)}, removing them costs "
                   f"{float(ds.silence_inputs_acc_drop):+.4f} accuracy "

@@ -62,6 +62,7 @@ from spectral_physics import Callback
 
 __all__ = [
     "STATES",
+    "SILENCING_CRITERIA",
     "node_activity",
     "coefficient_of_variation",
     "cv_permutation_test",
@@ -73,6 +74,8 @@ __all__ = [
 ]
 
 STATES = ("trained", "frozen", "initial")
+#: what marks a hidden node as silenced (see :func:`silencing`)
+SILENCING_CRITERIA = ("lam_out", "lam_in_next", "gain")
 
 _NODE_VARS = {
     "lam_out": ("output eigenvalue lam_out of the node (signed)", "1"),
@@ -302,8 +305,12 @@ def silencing(net, x, y, *, rtol: float = 0.05, n_random: int = 10, seed: int = 
     """Which inputs and hidden nodes have |lambda| near zero, and what removing them costs.
 
     An input ``j`` is silenced when ``|lam_in_j| <= rtol * max|lam_in|`` of the first
-    layer; a hidden node when its ``|lam_out|`` (criterion ``lam_out``) or the ``|lam_in|``
-    of the layer it feeds (criterion ``lam_in_next``) is that small within its layer.
+    layer; a hidden node when its ``|lam_out|`` (criterion ``lam_out``), the ``|lam_in|``
+    of the layer it feeds (criterion ``lam_in_next``) or its measured gain ``|g_i|`` (the
+    slope of ``z_i - b_i`` on ``phi_i . x``, criterion ``gain``) is that small within its
+    layer. ``lam_out ~ 0`` silences nothing by itself: with ``lam_in ~ c`` the gain is
+    ``c - lam_out``, so under ``init="default"`` (c = 1) a node with ``lam_out = 0`` passes
+    its projection at gain 1; ``gain`` is the criterion that means "input scaled away".
     Removing means zeroing the input's column of ``W_0`` or the node's column of the
     next layer's weights. The cost is the drop in accuracy on ``(x, y)``, next to the drop
     caused by removing as many randomly chosen inputs or nodes (``n_random`` draws).
@@ -313,7 +320,7 @@ def silencing(net, x, y, *, rtol: float = 0.05, n_random: int = 10, seed: int = 
     dict
         ``baseline_accuracy``; ``input_silenced`` (bool, (N_0,)), ``silence_inputs_acc_drop``,
         ``random_inputs_acc_drop`` and ``random_inputs_acc_drop_std``; for nodes, per
-        criterion (``lam_out``, ``lam_in_next``) lists over hidden layers:
+        criterion (``lam_out``, ``lam_in_next``, ``gain``) lists over hidden layers:
         ``node_silenced``, ``silence_nodes_acc_drop``, ``random_nodes_acc_drop``,
         ``random_nodes_acc_drop_std`` (the nodes of one layer are removed together, the
         other layers intact).
@@ -346,10 +353,16 @@ def silencing(net, x, y, *, rtol: float = 0.05, n_random: int = 10, seed: int = 
     out["random_inputs_acc_drop"], out["random_inputs_acc_drop_std"] = random_drops(
         idx.size, sil.size, lambda cols: _accuracy_after_removal(net, arrays, zs, acts, y, inputs=cols))
     n_hidden = len(arrays) - 1
-    for crit in ("lam_out", "lam_in_next"):
+    gains = []
+    for k in range(n_hidden):
+        proj = acts[k] @ arrays[k].phi.T
+        pp = (proj**2).mean(axis=0)
+        zp = ((zs[k] - arrays[k].bias) * proj).mean(axis=0)
+        gains.append(np.abs(zp) / np.where(pp > 0, pp, np.inf))
+    for crit in SILENCING_CRITERIA:
         masks, drops, rnd, rnd_sd = [], [], [], []
         for k in range(n_hidden):
-            lam = arrays[k].lam_out if crit == "lam_out" else arrays[k + 1].lam_in
+            lam = {"lam_out": arrays[k].lam_out, "lam_in_next": arrays[k + 1].lam_in, "gain": gains[k]}[crit]
             m = near_zero(lam)
 
             def acc_with(sel, k=k):
@@ -498,7 +511,7 @@ def homeostasis(net, x, y=None, *, initial=None, frozen=None, saturation: float 
             ("random_inputs_acc_drop_std", "standard deviation of random_inputs_acc_drop over draws"),
         ):
             ds[key] = cf(xr.DataArray(sil[key]), long, "1")
-        crits = ("lam_out", "lam_in_next")
+        crits = SILENCING_CRITERIA
         ds = ds.assign_coords(criterion=("criterion", np.array(crits, dtype=str)))
         cf(ds["criterion"], "eigenvalue that marks a hidden node as silenced", "1")
         node_sil = np.zeros((len(crits), n_layer, n_node), dtype=np.int8)

@@ -132,6 +132,12 @@ def test_silencing_known_answers(rng):
     assert sil["random_inputs_acc_drop"] > 0.0
     # lam_out = 0 everywhere: every hidden node counts as silenced by lam_out (a degenerate layer)
     assert sil["lam_out"]["node_silenced"][0].all()
+    # ... yet none by its gain, which is 1 for every node (lam_in = 1 on the inputs that matter)
+    assert not sil["gain"]["node_silenced"][0].any()
+    net.layers[0].lam_in = np.ones(10)
+    net.layers[0].lam_out = np.r_[1.0, 1.0, np.zeros(10)]  # gain 1 - lam_out = 0 for nodes 0, 1
+    sil = hs.silencing(net, x, y, rtol=0.05, n_random=5)
+    np.testing.assert_array_equal(sil["gain"]["node_silenced"][0], np.r_[True, True, [False] * 10])
 
 
 def test_recorder_time_course(rng):
