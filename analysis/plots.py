@@ -338,7 +338,7 @@ def plot_homeostasis_timecourse(ds) -> Figure:
 
 # =====================================================================================
 # paper figures (issue 8): accuracy vs hidden size, pruning curves, sparse training,
-# NTT wirings, phase diagram, transfer-operator structure.
+# NTT wirings, transfer-operator structure (the phase diagram is plot_sweep, below).
 # Each function stores the numbers it draws in ``fig.plotted`` (nested dict of arrays)
 # so tests compare them with the Dataset instead of reading pixels.
 # =====================================================================================
@@ -348,7 +348,6 @@ __all__ += [
     "plot_pruning_curves",
     "plot_sparse_vs_direct",
     "plot_ntt_comparison",
-    "plot_phase_diagram",
     "plot_transfer_operator",
 ]
 
@@ -562,73 +561,6 @@ def plot_ntt_comparison(ds) -> Figure:
     axes[0].set_ylabel("test accuracy")
     axes[-1].legend(loc="lower right", fontsize=6, ncol=2)
     fig.plotted = plotted
-    return fig
-
-
-def plot_phase_diagram(ds) -> Figure:
-    """Compression-versus-accuracy phase diagram with its boundary.
-
-    ``ds``: ``relative_mean`` and ``trainable_ratio`` (train, hidden) from
-    :func:`analysis.phase.phase_diagram_data`, merged with ``boundary_hidden`` (+
-    ``_lower``/``_upper``) (train) from :func:`analysis.phase.phase_boundary`; attribute
-    ``threshold``. Cells: seed-mean accuracy relative to direct training (numbers
-    printed); black diamonds: hidden size where the relative accuracy first reaches the
-    threshold (log interpolation), bars: bootstrap interval over seeds; an arrow at the
-    right edge marks a preset that never reaches it.
-    """
-    _check(ds, ["relative_mean", "boundary_hidden"], "a phase-diagram")
-    rel = ds.relative_mean.transpose("train", "hidden")
-    hidden = np.asarray(ds.hidden.values, dtype=float)
-    order = np.argsort(hidden)
-    vals = rel.values[:, order].astype(float)
-    trains = [str(t) for t in ds.train.values]
-    thr = float(ds.attrs.get("threshold", 0.99))
-    fig = Figure(figsize=(_PAPER_WIDTH, 0.42 * len(trains) + 1.1), layout="constrained")
-    ax = fig.subplots()
-    finite = vals[np.isfinite(vals)]
-    lo = float(min(finite.min(), thr - 0.05)) if finite.size else 0.0
-    im = ax.imshow(vals, aspect="auto", cmap="cividis", vmin=lo, vmax=max(1.0, finite.max() if finite.size else 1),
-                   origin="upper", gid="relative")
-    for r in range(vals.shape[0]):
-        for c in range(vals.shape[1]):
-            if np.isfinite(vals[r, c]):
-                dark = (vals[r, c] - lo) / max(1e-9, (max(1.0, finite.max()) - lo)) < 0.6
-                ax.text(c, r, f"{vals[r, c]:.3f}", ha="center", va="center", fontsize=6,
-                        color="w" if dark else "k")
-    loghid = np.log(hidden[order])
-    pos = np.arange(len(order), dtype=float)
-
-    def to_pos(h):
-        return np.interp(np.log(h), loghid, pos) if np.isfinite(h) and h > 0 else np.nan
-
-    bx, bl, bu = [], [], []
-    for r, tr in enumerate(trains):
-        b = ds.boundary_hidden.sel(train=tr)
-        x = to_pos(float(b))
-        lo_b = to_pos(float(ds.boundary_hidden_lower.sel(train=tr))) if "boundary_hidden_lower" in ds else np.nan
-        hi_b = to_pos(float(ds.boundary_hidden_upper.sel(train=tr))) if "boundary_hidden_upper" in ds else np.nan
-        bx.append(float(b))
-        bl.append(lo_b)
-        bu.append(hi_b)
-        state = int(ds.crossing_state.sel(train=tr)) if "crossing_state" in ds else 0
-        if np.isfinite(x):
-            err = None
-            if np.isfinite(lo_b) and np.isfinite(hi_b):
-                err = [[max(0.0, x - lo_b)], [max(0.0, hi_b - x)]]
-            ax.errorbar([x], [r], xerr=err, marker="D", ms=4, color="k", mfc="w", capsize=2, lw=1,
-                        gid=f"boundary/{tr}")
-        elif state == 2:  # never reached inside the grid: a marker at the right edge
-            ax.plot([len(order) - 0.5], [r], marker=">", ms=6, color="k", mfc="w", clip_on=False,
-                    gid=f"boundary/{tr}")
-    ax.set_xticks(pos, [f"{int(h)}" for h in hidden[order]])
-    ax.set_yticks(np.arange(len(trains)), trains)
-    ax.set_xlabel("hidden nodes $N_h$")
-    ax.set_ylabel("trained parameters (preset)")
-    ax.set_title(f"accuracy relative to direct; diamonds: boundary at {thr:g} (bootstrap 95% interval), "
-                 "triangles: not reached")
-    fig.colorbar(im, ax=ax, label="accuracy / direct accuracy", pad=0.01)
-    fig.plotted = {"hidden": hidden[order], "train": trains, "relative": vals, "boundary_hidden": np.array(bx),
-                   "boundary_pos_lower": np.array(bl), "boundary_pos_upper": np.array(bu)}
     return fig
 
 

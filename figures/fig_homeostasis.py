@@ -1,0 +1,31 @@
+"""Homeostasis panels: gain versus drive, activity spread trained vs frozen eigenvalues, activity CV."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from analysis import read_netcdf
+from analysis.figures import TWO_COLUMN, paper_style, save_figure
+from analysis.plots import plot_homeostasis
+
+NAME = "homeostasis"
+NEEDS = ("homeostasis",)
+
+
+def make(paths, out_dir):
+    ds = read_netcdf(paths["homeostasis"])
+    # the panels show single nodes, so one network; the other seeds are in the Dataset
+    seed = int(ds.seed[0]) if "seed" in ds.dims else None
+    one = ds.isel(seed=0) if seed is not None else ds
+    with paper_style():
+        fig = plot_homeostasis(one)
+        fig.set_size_inches(TWO_COLUMN, 2.5 * one.sizes.get("layer", 1))
+    return save_figure(fig, NAME, out_dir, sources=[paths["homeostasis"]], extra={"seed": seed})
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import main
+
+    sys.exit(main(__name__, NAME, NEEDS, make))

@@ -1,0 +1,32 @@
+"""Compression-versus-accuracy phase diagram with its boundary (``plot_sweep`` of the preset sweep)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from analysis import read_netcdf
+from analysis.figures import TWO_COLUMN, paper_style, save_figure
+from analysis.phase import phase_boundary
+from analysis.plots import plot_sweep
+
+NAME = "phase_diagram"
+NEEDS = ("presets_sweep",)
+N_BOOT = 500  # bootstrap resamples over seeds for the boundary interval (fixed seed: same bytes every time)
+
+
+def make(paths, out_dir):
+    ds = read_netcdf(paths["presets_sweep"])
+    boundary = phase_boundary(ds, along="hidden", n_boot=N_BOOT, seed=0)
+    with paper_style():
+        fig = plot_sweep(ds, boundary=boundary)
+        fig.set_size_inches(TWO_COLUMN, 2.7)
+    return save_figure(fig, NAME, out_dir, sources=[paths["presets_sweep"]],
+                       extra={"threshold": float(boundary.attrs["threshold"]), "n_boot": N_BOOT})
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import main
+
+    sys.exit(main(__name__, NAME, NEEDS, make))

@@ -1,0 +1,27 @@
+"""Sparse spectral versus sparse direct training against density, with the topology turnover."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from analysis import read_netcdf
+from analysis.figures import paper_style, save_figure
+from analysis.plots import plot_sparse_vs_direct
+
+NAME = "sparse_vs_direct"
+NEEDS = ("sparse",)
+
+
+def make(paths, out_dir):
+    ds = read_netcdf(paths["sparse"])
+    with paper_style():
+        fig = plot_sparse_vs_direct(ds)
+    return save_figure(fig, NAME, out_dir, sources=[paths["sparse"]])
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import main
+
+    sys.exit(main(__name__, NAME, NEEDS, make))

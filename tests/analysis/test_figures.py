@@ -1,0 +1,256 @@
+"""Paper figures: the numbers behind each plot, the figure scripts, reproducible PDFs.
+
+The expensive Datasets (sweeps, pruning, sparse training, NTT) are replaced by small
+synthetic ones with known numbers written where the plan expects them; the cheap ones
+(eigen network and its analyses, transfer operator) are computed by the
+plan itself with a tiny teacher-student schedule, which also exercises skipping
+Datasets already on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from analysis import read_netcdf, write_netcdf
+from analysis.figures import read_png_text, save_figure
+from analysis.plots import (
+    plot_accuracy_vs_hidden,
+    plot_ntt_comparison,
+    plot_pruning_curves,
+    plot_sparse_vs_direct,
+    plot_transfer_operator,
+)
+from analysis.reproduce import FIGURES, load_figure_script, plan, reproduce
+
+TS = "teacher-student"
+TINY = {
+    "presets_sweep": None,  # synthetic file below; never computed in these tests
+    "pruning": None,
+    "sparse": None,
+    "ntt": None,
+    "eigen_net": {"dataset": TS, "subset": 200, "n_test": 100, "sizes_hidden": [9], "train": "eigen",
+                  "activation": "tanh", "init": "paper", "seeds": [0, 1], "epochs": 1, "lr": 1e-2},
+    "analysis_samples": 100,
+    "transfer": {"sizes": [3, 3, 2], "epochs": 1},
+}
+
+
+# ------------------------------------------------------------------ synthetic Datasets
+def sweep_dataset() -> xr.Dataset:
+    """train x hidden x seed; eigen crosses 0.99 of direct between hidden 10 and 100."""
+    trains, hidden, seeds = ["direct", "eigen"], [10, 100, 1000], [0, 1, 2]
+    direct = np.array([0.90, 0.95, 0.97])
+    rel_eigen = np.array([0.98, 1.00, 1.00])
+    noise = np.array([-0.01, 0.0, 0.01])
+    acc = np.empty((2, 3, 3))
+    acc[0] = direct[:, None] + noise[None, :]
+    acc[1] = acc[0] * rel_eigen[:, None]
+    ds = xr.Dataset(
+        {
+            "test_accuracy": (("train", "hidden", "seed"), acc),
+            "relative_accuracy": (("train", "hidden", "seed"), acc / acc[0][None]),
+            "trainable_ratio": (("train", "hidden"), np.array([[1.0, 1.0, 1.0], [0.01, 0.011, 0.012]])),
+            "n_trainable": (("train", "hidden"), np.array([[100, 1000, 10000], [1, 11, 120]])),
+            "status": (("train", "hidden", "seed"), np.zeros((2, 3, 3), dtype=np.int8)),
+        },
+        coords={"train": trains, "hidden": hidden, "seed": seeds},
+    )
+    ds.attrs["threshold"] = 0.99
+    return ds
+
+
+def pruning_dataset() -> xr.Dataset:
+    fr = np.linspace(0, 1, 5)
+    curves = ["spectral: eigenvalue", "spectral: random", "direct: connectivity"]
+    base = np.stack([1 - fr**3, 1 - fr, 1 - fr**2])  # (curve, fraction)
+    post = base[None, :, :, None] + np.array([-0.02, 0.0, 0.02])[None, None, None, :]
+    post = np.concatenate([post, post - 0.1])  # two data sets
+    filt = np.array([[0.9, 0.8], [0.9, 0.5]])[None, :, :, None] + np.array([0.0, 0.02])
+    filt = np.concatenate([filt, filt - 0.1])
+    return xr.Dataset(
+        {
+            "post_accuracy": (("dataset", "curve", "fraction_removed", "seed"), post),
+            "filter_accuracy": (("dataset", "filter_curve", "filter_fraction", "filter_seed"), filt),
+        },
+        coords={"dataset": ["mnist", "fashion-mnist"], "curve": curves, "fraction_removed": fr,
+                "seed": [0, 1, 2], "filter_curve": ["filter: eigenvalue", "filter: random"],
+                "filter_fraction": [0.0, 0.8], "filter_seed": [0, 1]},
+    )
+
+
+def sparse_dataset() -> xr.Dataset:
+    dens = [1.0, 0.5, 0.1]
+    acc = np.full((3, 2, 2, 2), 0.9)
+    acc[:, :, -1, :] = np.array([[0.95, 0.96], [0.9, 0.93], [0.8, 0.9]])[:, :, None] + np.array([-0.01, 0.01])
+    flips = np.zeros((3, 2, 2, 2))
+    flips[1:, 1] = 500.0  # spectral: 500 of 1000 weights flip per epoch; direct: frozen
+    flips[1:, 1, 0] = 300.0  # first epoch 300 -> mean over epochs 400
+    return xr.Dataset(
+        {
+            "test_accuracy": (("density", "train", "epoch", "seed"), acc),
+            "mask_step_flips": (("density", "train", "epoch", "seed"), flips),
+            "n_weights": ((), 1000),
+        },
+        coords={"density": dens, "train": ["direct", "spectral"], "epoch": [1, 2], "seed": [0, 1]},
+    )
+
+
+def ntt_dataset() -> xr.Dataset:
+    dens = [0.1, 0.03, 0.01]
+    wirings = ["ntt", "random", "dense"]
+    acc = np.empty((1, 3, 3, 2))
+    acc[0, 0] = np.array([0.95, 0.93, 0.90])[:, None] + [-0.01, 0.01]
+    acc[0, 1] = np.array([0.94, 0.90, 0.80])[:, None] + [-0.01, 0.01]
+    acc[0, 2] = 0.97
+    return xr.Dataset({"test_accuracy": (("dataset", "wiring", "density", "seed"), acc)},
+                      coords={"dataset": ["mnist"], "wiring": wirings, "density": dens, "seed": [0, 1]})
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    """A plan output folder: synthetic Datasets, the rest computed by the plan, all figures drawn."""
+    out = tmp_path_factory.mktemp("reproduce")
+    for name, ds in (("presets_sweep", sweep_dataset()), ("pruning", pruning_dataset()),
+                     ("sparse", sparse_dataset()), ("ntt", ntt_dataset())):
+        write_netcdf(ds, out / "data" / f"{name}.nc")
+    report = reproduce(schedule=TINY, out=out, workers=1, progress=False)
+    return out, report
+
+
+# ------------------------------------------------------------------ data behind each plot
+def test_accuracy_vs_hidden_plots_seed_means_and_sems():
+    ds = sweep_dataset()
+    fig = plot_accuracy_vs_hidden(ds)
+    p = fig.plotted
+    np.testing.assert_allclose(p["hidden"], [10, 100, 1000])
+    np.testing.assert_allclose(p["accuracy"]["direct"], [0.90, 0.95, 0.97])
+    np.testing.assert_allclose(p["accuracy_sem"]["direct"], np.full(3, 0.01 / np.sqrt(3)))
+    np.testing.assert_allclose(p["relative"]["eigen"], [0.98, 1.0, 1.0])
+    np.testing.assert_allclose(p["ratio"]["eigen"], [0.01, 0.011, 0.012])
+    assert fig.axes[0].get_xlabel() and fig.axes[1].get_ylabel()
+
+
+def test_pruning_curves_plot_means_per_dataset():
+    ds = pruning_dataset()
+    p = plot_pruning_curves(ds).plotted
+    fr = np.linspace(0, 1, 5)
+    np.testing.assert_allclose(p["post"]["mnist"]["spectral: eigenvalue"], 1 - fr**3)
+    np.testing.assert_allclose(p["post"]["fashion-mnist"]["spectral: random"], 1 - fr - 0.1)
+    np.testing.assert_allclose(p["filter"]["mnist"]["filter: random"], [0.91, 0.51])
+
+
+def test_sparse_turnover_is_flips_per_epoch_over_weights():
+    p = plot_sparse_vs_direct(sparse_dataset()).plotted
+    np.testing.assert_allclose(p["density"], [0.1, 0.5, 1.0])
+    np.testing.assert_allclose(p["turnover"]["spectral"], [0.4, 0.4, 0.0])
+    np.testing.assert_allclose(p["turnover"]["direct"], 0.0)
+    np.testing.assert_allclose(p["accuracy"]["spectral"], [0.9, 0.93, 0.96])
+
+
+def test_ntt_comparison_plots_means_and_dense_line():
+    fig = plot_ntt_comparison(ntt_dataset())
+    p = fig.plotted
+    np.testing.assert_allclose(p["density"], [0.01, 0.03, 0.1])
+    np.testing.assert_allclose(p["accuracy"]["mnist"]["ntt"], [0.90, 0.93, 0.95])
+    dense = [ln for ln in fig.axes[0].lines if ln.get_gid() == "mnist/dense"]
+    assert len(dense) == 1 and np.allclose(dense[0].get_ydata(), 0.97)
+
+
+def test_phase_diagram_figure_draws_boundary_at_known_ratio(out_dir, tmp_path):
+    out, _ = out_dir
+    mod = load_figure_script("fig_phase_diagram.py")
+    files = mod.make({"presets_sweep": out / "data" / "presets_sweep.nc"}, tmp_path)
+    assert files["pdf"].stat().st_size > 1000
+    from analysis.plots import plot_sweep
+
+    p = plot_sweep(sweep_dataset()).plotted
+    # relative accuracy 0.98 at ratio 0.01 and 1.00 at 0.011: 0.99 half-way in log(ratio)
+    np.testing.assert_allclose(p["eigen"]["boundary_ratio"], np.sqrt(0.01 * 0.011), rtol=1e-6)
+    np.testing.assert_allclose(p["relative_grid"][1], [0.98, 1.0, 1.0], atol=1e-12)
+
+
+def test_transfer_operator_figure_shows_matrix_and_symbols(out_dir):
+    out, _ = out_dir
+    ds = read_netcdf(out / "data" / "transfer_operator.nc")
+    p = plot_transfer_operator(ds).plotted
+    np.testing.assert_array_equal(p["operator"], ds.operator.values)
+    assert p["group_sizes"] == [3, 3, 2] and p["operator"].shape == (8, 8)
+    assert np.all(np.triu(p["operator"], 1) == 0)  # lower block-bidiagonal: nothing above the diagonal
+    sym = p["symbolic"]
+    assert len(sym) == 4 and sym[0][1] == "0" and "phi" in sym[2][0] and "lambda" in sym[2][0]
+
+
+def test_figures_from_existing_plot_functions_draw_the_dataset(out_dir):
+    out, _ = out_dir
+    rel = read_netcdf(out / "data" / "relevance.nc")
+    fig = load_figure_script("fig_input_relevance.py")
+    from analysis.figures import paper_style
+    from analysis.plots import plot_eigenstats, plot_input_relevance
+
+    with paper_style():
+        f = plot_input_relevance(rel)
+    img = [im for im in f.axes[0].images if im.get_gid() == "input_relevance"][0]
+    want = rel.input_relevance.mean("seed").values
+    np.testing.assert_allclose(np.asarray(img.get_array()).ravel(), want.ravel())
+    es = read_netcdf(out / "data" / "eigenstats.nc")
+    f = plot_eigenstats(es.isel(layer=[0]))
+    bars = [p for p in f.axes[3].patches if str(p.get_gid()).startswith("r/") and
+            str(p.get_gid()).endswith("/trained")]
+    heights = [b.get_height() for b in bars]
+    assert np.isclose(heights[0], float(es.lam_in_r.sel(source="trained", layer=0).mean("seed")))
+    assert fig.NEEDS == ("relevance",)
+
+
+# ------------------------------------------------------------------ scripts and plan
+def test_plan_orders_dependencies_and_rejects_unknown_names():
+    names = [s.name for s in plan(only=["phase_diagram"])]
+    assert names == ["presets_sweep", "fig:phase_diagram"]
+    assert [s.name for s in plan(only=["homeostasis"])][:2] == ["eigen_net", "homeostasis"]
+    with pytest.raises(ValueError, match="only"):
+        plan(only=["no_such_figure"])
+
+
+def test_every_figure_script_writes_pdf_png_and_provenance(out_dir):
+    out, report = out_dir
+    status = {s["name"]: s["status"] for s in report["steps"]}
+    for name in ("presets_sweep", "pruning", "sparse", "ntt"):
+        assert status[name] == "exists"  # Datasets on disk are reused, not recomputed
+    assert status["transfer_operator"] == "computed"
+    for fig in FIGURES:
+        pdf, png, side = (out / f"{fig}.{ext}" for ext in ("pdf", "png", "json"))
+        assert pdf.stat().st_size > 1000 and pdf.read_bytes().startswith(b"%PDF")
+        assert png.stat().st_size > 1000
+        meta = json.loads(side.read_text())
+        assert meta["figure"] == fig and meta["git_revision"]
+        assert all(s["sha256"] for s in meta["sources"])
+        prov = json.loads(read_png_text(png)["provenance"])
+        assert prov["sources"] == meta["sources"]
+    assert json.loads((out / "reproduce.json").read_text())["steps"]
+
+
+@pytest.mark.parametrize("figure", ["accuracy_vs_hidden", "phase_diagram", "transfer_operator"])
+def test_regenerated_pdf_is_byte_identical(out_dir, tmp_path, figure):
+    out, _ = out_dir
+    script, needs = FIGURES[figure]
+    mod = load_figure_script(script)
+    paths = {n: out / "data" / (n + ".nc") for n in needs}
+    digests = []
+    for k in range(2):
+        files = mod.make(paths, tmp_path / f"run{k}")
+        digests.append(hashlib.sha256(files["pdf"].read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    assert digests[0] == hashlib.sha256((out / f"{figure}.pdf").read_bytes()).hexdigest()
+
+
+def test_save_figure_rejects_bad_names(tmp_path):
+    from matplotlib.figure import Figure
+
+    with pytest.raises(ValueError, match="name"):
+        save_figure(Figure(), "../escape", tmp_path)
+    with pytest.raises(ValueError, match="formats"):
+        save_figure(Figure(), "ok", tmp_path, formats=["jpg"])
