@@ -11,7 +11,9 @@ masks a copy of it at each density and the masked network is trained with labels
   from :mod:`spectral_physics.sparse` (SNIP variants use its default global scope);
 - ``dense``: the unpruned network (density 1);
 - on request (``--wirings``): ``ntt-global`` and ``global-magnitude``, with one magnitude
-  threshold over all layers instead of one per layer.
+  threshold over all layers instead of one per layer, and ``snip-layer``, ``logit-snip-layer``
+  with layer-wise instead of global SNIP scores, so that every criterion can be compared at
+  both scopes.
 
 Results go to a netCDF file (dims ``dataset``, ``wiring``, ``density``, ``seed``),
 rewritten after every run so an interrupted sweep keeps what it finished, and a
@@ -33,11 +35,11 @@ import xarray as xr
 
 from spectral_physics.datasets import load_dataset
 from spectral_physics.ntt import NTT_DEFAULTS, make_teacher, neural_tangent_transfer, supervised_phase
-from spectral_physics.sparse import apply_masks, make_masks
+from spectral_physics.sparse import apply_masks, logit_snip_masks, make_masks, snip_masks
 
 WIRINGS = ("ntt", "random", "scaled-random", "magnitude", "snip", "logit-snip", "dense")
 #: extra wirings, not in the default sweep: NTT and magnitude with one global threshold
-EXTRA_WIRINGS = ("ntt-global", "global-magnitude")
+EXTRA_WIRINGS = ("ntt-global", "global-magnitude", "snip-layer", "logit-snip-layer")
 
 
 def _csv(kind):
@@ -132,7 +134,12 @@ def main(argv=None) -> int:
                         net = base.copy()
                         if wiring != "dense":
                             try:
-                                masks = make_masks(wiring, net, density, x=xs, y=ys, seed=seed)
+                                if wiring == "snip-layer":
+                                    masks = snip_masks(net, xs, ys, density, scope="layer")
+                                elif wiring == "logit-snip-layer":
+                                    masks = logit_snip_masks(net, xs, density, scope="layer")
+                                else:
+                                    masks = make_masks(wiring, net, density, x=xs, y=ys, seed=seed)
                                 apply_masks(net, masks, rescale=wiring == "scaled-random")
                             except ValueError as exc:  # e.g. a global score leaving a layer empty
                                 print(f"{name} {wiring} {density}: {exc}")
