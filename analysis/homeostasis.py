@@ -47,7 +47,7 @@ Worked example
 >>> rng = np.random.default_rng(0)
 >>> x, y = rng.normal(size=(200, 8)), rng.integers(0, 3, 200)
 >>> ds = homeostasis(SpectralMLP([8, 16, 3], train="eigen", init="paper"), x, y)
->>> list(ds.state.values)
+>>> ds.state.values.tolist()
 ['trained', 'frozen', 'initial']
 """
 
