@@ -178,7 +178,8 @@ def test_process_pool_and_dask_give_identical_datasets_and_resume_across_them(tm
     assert 2 in left
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        dasked = run_sweep(spec, tmp_path / "dask", client=client, progress=False)
+        # the scheduler-address path (what --scheduler tcp://... does) on the same cluster
+        dasked = run_sweep(spec, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
         computed = []
         mixed = run_sweep(spec, tmp_path / "mixed", client=client, progress=False, resume=True,
                           on_point=lambda r: computed.append(r["index"]))
