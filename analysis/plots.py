@@ -353,6 +353,7 @@ __all__ += [
 
 _PAPER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _PAPER_WIDTH = 7.0  # two-column width (inches); analysis.figures.TWO_COLUMN
+_DATA_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 
 
 def _mean_sem(da):
@@ -431,7 +432,8 @@ def plot_accuracy_vs_hidden(ds) -> Figure:
     ax1.set_xlabel("hidden nodes $N_h$")
     ax1.set_ylabel("test accuracy")
     ax1.set_title("(a) accuracy vs hidden size")
-    ax1.legend(title="preset", loc="lower right")
+    # below the panels: at column width no corner of the data is reliably empty
+    fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=len(ds.train), title=None)
     ax2.set_xscale("log")
     ax2.axhline(1.0, color="0.4", lw=0.6, ls=":")
     ax2.set_xlabel("trainable parameters / direct")
@@ -480,7 +482,7 @@ def plot_pruning_curves(ds) -> Figure:
                 ax.errorbar(ffr, m, yerr=s, marker=_PAPER_MARKERS[j + 1], ls="none", ms=4,
                             color=f"C{n_post + j}", label=curve, gid=f"filter/{name}/{curve}")
                 plotted["filter"][name][curve] = m
-        ax.set_title(name)
+        ax.set_title(_DATA_LABELS.get(name, name))
         ax.set_xlabel("fraction of hidden nodes removed")
         ax.set_xlim(0, 1)
     axes[0].set_ylabel("test accuracy")
@@ -557,9 +559,10 @@ def plot_ntt_comparison(ds) -> Figure:
                         color=f"C{i}", label=w, gid=f"{name}/{w}")
         _log_ticks(ax, dens)
         ax.set_xlabel("fraction of weights kept")
-        ax.set_title(name)
+        ax.set_title(_DATA_LABELS.get(name, name))
     axes[0].set_ylabel("test accuracy")
-    axes[-1].legend(loc="lower right", fontsize=6, ncol=2)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=6,
+               ncol=4 if len(names) == 1 else 7)
     fig.plotted = plotted
     return fig
 
@@ -599,7 +602,7 @@ def plot_transfer_operator(ds) -> Figure:
     ax2.set_ylim(n - 0.5, -0.5)
     for i, row in enumerate(sym):
         for j, entry in enumerate(row):
-            ax2.text(j, i, f"${entry}$", ha="center", va="center", fontsize=7 if len(entry) < 40 else 6)
+            ax2.text(j, i, f"${entry}$", ha="center", va="center", fontsize=8 if len(entry) < 40 else 7)
     for e in (float(ds.attrs.get("symbolic_n_in", n // 2)) - 0.5,):
         ax2.axhline(e, color="0.6", lw=0.5)
         ax2.axvline(e, color="0.6", lw=0.5)

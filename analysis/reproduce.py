@@ -70,7 +70,7 @@ QUICK: dict[str, Any] = {
     },
     "pruning": {
         "datasets": ["mnist", "fashion-mnist"], "subset": 5000, "n_test": 2000, "hidden": 128,
-        "activation": "tanh", "init": "paper", "seeds": [0, 1, 2], "epochs": 2, "lr": 1e-3, "fraction_step": 0.1,
+        "activation": "tanh", "init": "paper", "seeds": [0, 1, 2], "epochs": 2, "lr": 1e-2, "fraction_step": 0.1,
         "filter": {"seeds": [0, 1], "eigen_epochs": 2, "full_epochs": 1, "lr": 1e-2,
                    "fractions": [0.0, 0.5, 0.8, 0.9], "rankings": ["eigenvalue", "random"]},
     },
@@ -141,7 +141,7 @@ _DATA_STEPS: dict[str, Step] = {s.name: s for s in [
     Step("ntt", "data", "ntt.nc"),
     Step("eigen_net", "data", "eigen_net.npz"),
     Step("eigenstats", "data", "eigenstats.nc", ("eigen_net",)),
-    Step("relevance", "data", "relevance.nc", ("eigen_net",)),
+    Step("relevance", "data", "relevance.nc"),
     Step("homeostasis", "data", "homeostasis.nc", ("eigen_net",)),
     Step("transfer_operator", "data", "transfer_operator.nc"),
 ]}
@@ -192,7 +192,8 @@ def plan(only: Iterable[str] | None = None) -> list[Step]:
             raise ValueError(f"only: unknown names {bad}; figures: {sorted(FIGURES)}; data: {sorted(_DATA_STEPS)}")
         figs = [f for f in FIGURES if f in only]
         data = [n for n in only if n in _DATA_STEPS] + [d for f in figs for d in FIGURES[f][1]]
-    steps = [_DATA_STEPS[n] for n in _closure(data)]
+    needed = set(_closure(data))
+    steps = [s for n, s in _DATA_STEPS.items() if n in needed]
     steps += [Step(f"fig:{f}", "figure", f, FIGURES[f][1], script=FIGURES[f][0]) for f in figs]
     return steps
 
@@ -368,14 +369,23 @@ def _step_eigenstats(ctx: dict[str, Any], path: Path) -> None:
 
 
 def _step_relevance(ctx: dict[str, Any], path: Path) -> None:
+    from spectral_physics import SpectralMLP, fit
+
     from .nodes import input_relevance
 
-    members, data, *_ = _eigen_members(ctx)
+    # lam_in starts at 1 for every pixel (init="default"), so the map is what training
+    # made of it: pixels that never vary get no gradient and stay at exactly 1
+    sch = dict(ctx["schedule"]["eigen_net"], init="default")
+    data = _data(sch["dataset"], sch["subset"], sch["n_test"], ctx["data_root"])
+    net = SpectralMLP([data.n_features, *sch["sizes_hidden"], data.n_classes], train=sch["train"],
+                      activation=sch["activation"], seed=list(sch["seeds"]), init="default")
+    fit(net, data, epochs=sch["epochs"], lr=sch["lr"], batch_size=200, progress=False)
+    members = [net.member(e) for e in range(net.ensemble_size)]
     maps = xr.concat([input_relevance(m, data.image_shape) for m in members], dim="seed")
     ds = xr.Dataset({"input_relevance": maps.assign_coords(seed=[int(m.seed) for m in members])})
     ds["pixel_std"] = cf(xr.DataArray(data.x_train.std(axis=0).reshape(maps.shape[1:]), dims=maps.dims[1:]),
                          "standard deviation of the pixel over the training images", "1")
-    ds.attrs.update(provenance_attrs(analysis="input_relevance", schedule=ctx["schedule"]["eigen_net"]))
+    ds.attrs.update(provenance_attrs(analysis="input_relevance", schedule=sch))
     write_netcdf(ds, path)
 
 

@@ -19,7 +19,17 @@ def make(paths, out_dir):
     with paper_style():
         # the first weight layer (784 inputs) is the one with enough eigenvalues for statistics
         fig = plot_eigenstats(ds.isel(layer=[0]))
-        fig.set_size_inches(TWO_COLUMN, 2.3)
+        fig.set_size_inches(TWO_COLUMN, 2.4)
+        # at two-column width: legend where the densities are empty, readable bar labels
+        dens, r = fig.axes[0], fig.axes[3]
+        dens.set_ylim(top=dens.get_ylim()[1] * 1.35)
+        dens.legend(fontsize=6, loc="upper left", handlelength=1.2)
+        r.tick_params(axis="x", labelrotation=35, labelsize=6)
+        for text in r.texts:  # Poisson / GOE labels: to the right of the bars
+            text.set_x(len(r.get_xticks()) - 0.45)
+            text.set_horizontalalignment("left")
+            text.set_fontsize(6)
+            text.set_clip_on(False)
     return save_figure(fig, NAME, out_dir, sources=[paths["eigenstats"]], extra={"layer": 0})
 
 

@@ -20,7 +20,14 @@ def make(paths, out_dir):
     one = ds.isel(seed=0) if seed is not None else ds
     with paper_style():
         fig = plot_homeostasis(one)
-        fig.set_size_inches(TWO_COLUMN, 2.5 * one.sizes.get("layer", 1))
+        fig.set_size_inches(TWO_COLUMN, 2.6 * one.sizes.get("layer", 1))
+        # at two-column width: the verdict title on two lines, a legend that lets the points show
+        for ax in fig.axes:
+            title = ax.get_title()
+            if title.startswith("activity CV"):
+                ax.set_title(title.replace(": ", ":\n", 1), fontsize=7)
+            elif ax.get_legend() is not None:
+                ax.legend(fontsize=6, frameon=True, framealpha=0.85, edgecolor="none")
     return save_figure(fig, NAME, out_dir, sources=[paths["homeostasis"]], extra={"seed": seed})
 
 

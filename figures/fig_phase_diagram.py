@@ -20,7 +20,13 @@ def make(paths, out_dir):
     boundary = phase_boundary(ds, along="hidden", n_boot=N_BOOT, seed=0)
     with paper_style():
         fig = plot_sweep(ds, boundary=boundary)
-        fig.set_size_inches(TWO_COLUMN, 2.7)
+        fig.set_size_inches(TWO_COLUMN, 2.8)
+        # at two-column width: shorter titles and a legend clear of the points
+        thr = float(boundary.attrs["threshold"])
+        for ax, title in zip(fig.axes, ("(a) test accuracy", f"(b) relative; \u25c7 boundary at {thr:g}",
+                                        f"(c) white line: {thr:g} contour")):
+            ax.set_title(title, fontsize=7)
+        fig.axes[0].legend(fontsize=6, loc="upper center", handlelength=1.2)
     return save_figure(fig, NAME, out_dir, sources=[paths["presets_sweep"]],
                        extra={"threshold": float(boundary.attrs["threshold"]), "n_boot": N_BOOT})
 
