@@ -53,6 +53,9 @@ def register(sub) -> None:
                    help="Dask scheduler address (tcp://host:port) to run the points on a cluster")
     p.add_argument("--resume", action="store_true", help="keep finished points, compute only the missing ones")
     p.add_argument("--overwrite", action="store_true", help="delete existing point files and start again")
+    p.add_argument("--blas-threads", type=_workers, default=None, metavar="N",
+                   help="BLAS threads per point (default: 1 in pool workers, the library's default with "
+                        "--workers 1; use 1 on a busy machine)")
     p.add_argument("--no-ensemble", action="store_true",
                    help="train the seeds of a point one after another instead of as one ensemble")
     p.add_argument("--threshold", type=float, default=None,
@@ -88,7 +91,8 @@ def run(args) -> int:
     try:
         ds = run_sweep(
             spec, results, out=out, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
-            scheduler=args.scheduler, ensemble=not args.no_ensemble, progress=not args.no_progress,
+            scheduler=args.scheduler, ensemble=not args.no_ensemble, blas_threads=args.blas_threads,
+            progress=not args.no_progress,
         )
     except FileExistsError as exc:
         raise CLIError(str(exc).replace("resume=True (--resume)", "--resume")

@@ -517,7 +517,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     task : mapping
         ``index``, ``params`` (full run settings), ``seeds``, ``data`` (``name``, ``subset``,
         ``data_seed``, ``n_test``, ``root``), ``device``, ``ensemble`` (train the seeds as one
-        ensemble) and ``fingerprint``. ``fail`` (testing only) raises after the work is done,
+        ensemble), ``fingerprint`` and ``blas_threads`` (None: leave the BLAS thread pool alone).
+        ``fail`` (testing only) raises after the work is done,
         as a crashed worker would, before anything is returned.
 
     Returns
@@ -531,6 +532,12 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     from spectral_physics.layers import trainable_count
     from spectral_physics.train import DivergenceError
 
+    blas = task.get("blas_threads")
+    if blas:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(int(blas), user_api="blas"):
+            return run_point({**task, "blas_threads": None})
     params, seeds = dict(task["params"]), [int(s) for s in task["seeds"]]
     d = task["data"]
     data = _load_data(d["name"], d["subset"], d["data_seed"], d["n_test"], d["root"])
@@ -751,6 +758,7 @@ def run_sweep(
     client: Any = None,
     executor: cf_futures.Executor | None = None,
     ensemble: bool = True,
+    blas_threads: int | None = None,
     progress: bool = True,
     on_point: Callable[[dict[str, Any]], None] | None = None,
     _fail_points: Sequence[int] = (),
@@ -775,6 +783,11 @@ def run_sweep(
     ensemble : bool
         Train the seeds of a point as one ensemble (default) or one after another. The
         numbers are the same; only the time differs.
+    blas_threads : int, optional
+        BLAS threads per task (through threadpoolctl). Default: pool workers start with one
+        (``OPENBLAS_NUM_THREADS=1`` etc.), in-process runs keep the library's default. On a
+        shared or busy machine ``1`` avoids oversubscription, which can slow small runs
+        tenfold.
     progress : bool
         tqdm bar over points.
     on_point : callable, optional
@@ -814,6 +827,7 @@ def run_sweep(
             "index": p.index, "params": p.params, "seeds": spec.seeds,
             "data": {**data, "name": p.params["dataset"], "subset": p.params["subset"]},
             "device": spec.device, "ensemble": ensemble, "fingerprint": fp, "fail": p.index in fail,
+            "blas_threads": blas_threads,
         }
 
     queue = iter(points)
