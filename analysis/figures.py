@@ -148,27 +148,31 @@ def save_figure(fig: Figure, name: str, out_dir: str | os.PathLike = "figures/ou
     prov = figure_provenance(name, sources, extra)
     prov_json = json.dumps(prov, sort_keys=True)
     written: dict[str, Path] = {}
-    for fmt in formats:
-        path = out / f"{name}.{fmt}"
-        if fmt == "pdf":
-            # no dates and no revision: the bytes depend on the data and the code's drawing only
-            meta = {"Title": name, "Creator": "spectral-physics", "Producer": _PRODUCER,
-                    "CreationDate": None, "ModDate": None}
-            fig.savefig(path, format="pdf", metadata=meta)
-        elif fmt == "png":
-            meta = {"Title": name, "Software": f"spectral-physics {prov['spectral_physics_version']}",
-                    "Source": ", ".join(s["path"] for s in prov["sources"]) or "computed in the script",
-                    "provenance": prov_json}
-            fig.savefig(path, format="png", metadata=meta)
-        else:
-            with matplotlib.rc_context({"svg.hashsalt": "spectral-physics"}):
-                fig.savefig(path, format="svg", metadata={"Date": None, "Creator": "spectral-physics"})
-        written[fmt] = path
+    # the style's savefig/pdf settings (dpi, bbox, TrueType fonts) are read at save time
+    with paper_style():
+        for fmt in formats:
+            written[fmt] = _save_one(fig, out / f"{name}.{fmt}", fmt, name, prov, prov_json)
     side = out / f"{name}.json"
     prov["files"] = {fmt: p.name for fmt, p in written.items()}
     side.write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
     written["json"] = side
     return written
+
+
+def _save_one(fig: Figure, path: Path, fmt: str, name: str, prov: dict[str, Any], prov_json: str) -> Path:
+    if fmt == "pdf":
+        # no dates and no revision: the bytes depend on the data and the code's drawing only
+        meta = {"Title": name, "Creator": "spectral-physics", "Producer": _PRODUCER,
+                "CreationDate": None, "ModDate": None}
+        fig.savefig(path, format="pdf", metadata=meta)
+    elif fmt == "png":
+        meta = {"Title": name, "Software": f"spectral-physics {prov['spectral_physics_version']}",
+                "Source": ", ".join(s["path"] for s in prov["sources"]) or "computed in the script",
+                "provenance": prov_json}
+        fig.savefig(path, format="png", metadata=meta)
+    else:
+        fig.savefig(path, format="svg", metadata={"Date": None, "Creator": "spectral-physics"})
+    return path
 
 
 def read_png_text(path: str | os.PathLike) -> dict[str, str]:

@@ -254,3 +254,18 @@ def test_save_figure_rejects_bad_names(tmp_path):
         save_figure(Figure(), "../escape", tmp_path)
     with pytest.raises(ValueError, match="formats"):
         save_figure(Figure(), "ok", tmp_path, formats=["jpg"])
+
+
+def test_quick_and_full_schedules_are_valid():
+    from analysis.phase import load_spec
+    from analysis.reproduce import FULL, QUICK, _benchmark
+
+    sparse = _benchmark("sparse_vs_direct")
+    for sch in (QUICK, FULL):
+        spec = load_spec(sch["presets_sweep"])
+        assert spec.axes["train"][0] == "direct" and len(spec.seeds) >= 3  # error bars over seeds
+        a = sparse.parse_args([*sch["sparse"], "--out", "unused"])
+        assert 1.0 in a.densities and len(a.seeds) >= 3
+        assert len(sch["pruning"]["seeds"]) >= 3 and len(sch["pruning"]["filter"]["seeds"]) >= 2
+    assert len(FULL["presets_sweep"]["seeds"]) == 5
+    assert FULL["presets_sweep"]["epochs"] > QUICK["presets_sweep"]["epochs"]
