@@ -5,12 +5,28 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from analysis import read_netcdf
 from analysis.figures import TWO_COLUMN, paper_style, save_figure
 from analysis.plots import plot_homeostasis
 
 NAME = "homeostasis"
 NEEDS = ("homeostasis",)
+
+
+def _seed_bars(ax, ds) -> None:
+    """Bar heights -> seed mean of the activity CV, with standard-error bars (first layer)."""
+    cv = ds.activity_cv.isel(layer=0)
+    mean = cv.mean("seed").values
+    sem = cv.std("seed", ddof=1).values / np.sqrt(ds.sizes["seed"])
+    bars = ax.patches[: len(mean)]
+    for bar, m in zip(bars, mean):
+        bar.set_height(m)
+    ax.errorbar([b.get_x() + b.get_width() / 2 for b in bars], mean, yerr=sem, fmt="none", color="k", lw=1,
+                capsize=3, gid="cv/seed_sem")
+    ax.relim()
+    ax.autoscale_view()
 
 
 def make(paths, out_dir):
@@ -25,7 +41,11 @@ def make(paths, out_dir):
         for ax in fig.axes:
             title = ax.get_title()
             if title.startswith("activity CV"):
-                ax.set_title(title.replace(": ", ":\n", 1), fontsize=7)
+                if seed is not None and ds.sizes["seed"] > 1:
+                    _seed_bars(ax, ds)
+                    rest = title[len("activity CV "):]
+                    title = f"CV: mean $\\pm$ s.e.m., {ds.sizes['seed']} seeds\nseed {seed} {rest}"
+                ax.set_title(title.replace(": ", ":\n", 1) if "\n" not in title else title, fontsize=7)
             elif ax.get_legend() is not None:
                 ax.legend(fontsize=6, frameon=True, framealpha=0.85, edgecolor="none")
     return save_figure(fig, NAME, out_dir, sources=[paths["homeostasis"]], extra={"seed": seed})
