@@ -66,7 +66,7 @@ def build_dataset(acc, secs, ntt_loss, args, names, densities, wirings, seeds) -
 
 def schedule(args) -> dict:
     return {"ntt_steps": args.ntt_steps, "ntt_lr": NTT_DEFAULTS["lr"], "ntt_batch": NTT_DEFAULTS["batch_size"],
-            "lambda_k": NTT_DEFAULTS["lambda_k"], "lambda_2": NTT_DEFAULTS["lambda_2"],
+            "lambda_k": args.lambda_k, "lambda_2": args.lambda_2,
             "mask_every": NTT_DEFAULTS["mask_every"], "ntt_kernel": args.kind,
             "supervised": {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": args.epochs},
             "train_subset": args.subset, "test_subset": args.test_subset, "snip_batch": args.snip_batch}
@@ -82,6 +82,9 @@ def main(argv=None) -> int:
     ap.add_argument("--ntt-steps", type=int, default=2000)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--kind", default="masked-dense", choices=["masked-dense", "sparse"])
+    ap.add_argument("--lambda-k", type=float, default=NTT_DEFAULTS["lambda_k"])
+    ap.add_argument("--lambda-2", type=float, default=NTT_DEFAULTS["lambda_2"])
+    ap.add_argument("--tag", default="", help="appended to the NTT wiring names in the output, e.g. '[l2=0]'")
     ap.add_argument("--subset", type=int, default=None, help="training examples used (default all)")
     ap.add_argument("--test-subset", type=int, default=None)
     ap.add_argument("--snip-batch", type=int, default=128)
@@ -99,6 +102,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown wirings {bad}; choose from {WIRINGS + EXTRA_WIRINGS}")
 
     names, dens, wirings, seeds = args.datasets, args.densities, args.wirings, args.seeds
+    labels = [w + args.tag if w.startswith("ntt") else w for w in wirings]
     shape = (len(names), len(wirings), len(dens), len(seeds))
     acc = np.full(shape, np.nan)
     secs = np.full(shape, np.nan)
@@ -108,7 +112,7 @@ def main(argv=None) -> int:
     def save():
         from analysis._xr import write_netcdf
 
-        write_netcdf(build_dataset(acc, secs, ntt_loss, args, names, dens, wirings, seeds), out)
+        write_netcdf(build_dataset(acc, secs, ntt_loss, args, names, dens, labels, seeds), out)
 
     for i, name in enumerate(names):
         data = load_dataset(name, root=args.data_root)
@@ -127,6 +131,7 @@ def main(argv=None) -> int:
                     if wiring in ("ntt", "ntt-global"):
                         res = neural_tangent_transfer(base, data.x_train, density, steps=args.ntt_steps,
                                                       kind=args.kind, seed=seed, progress=args.progress,
+                                                      lambda_k=args.lambda_k, lambda_2=args.lambda_2,
                                                       scope="global" if wiring == "ntt-global" else "layer")
                         net = res.student
                         ntt_loss[i, w_i, d_i, s_i] = res.history["val_loss"][0], res.history["val_loss"][-1]
@@ -147,7 +152,7 @@ def main(argv=None) -> int:
                     supervised_phase(net, data, epochs=args.epochs, seed=seed, progress=args.progress)
                     acc[i, w_i, d_i, s_i] = net.accuracy(data.x_test, data.y_test)
                     secs[i, w_i, d_i, s_i] = time.perf_counter() - t0
-                    print(f"{name:14s} seed {seed} {wiring:14s} density {density:<5} test accuracy "
+                    print(f"{name:14s} seed {seed} {labels[w_i]:14s} density {density:<5} test accuracy "
                           f"{acc[i, w_i, d_i, s_i]:.4f}  ({secs[i, w_i, d_i, s_i]:.0f} s)", flush=True)
                     save()
     save()
@@ -155,13 +160,13 @@ def main(argv=None) -> int:
     print("| data set | wiring | " + " | ".join(f"density {d}" for d in dens) + " |")
     print("|---|---|" + "---|" * len(dens))
     for i, name in enumerate(names):
-        for w_i, wiring in enumerate(wirings):
+        for w_i in range(len(wirings)):
             cells = []
             for d_i in range(len(dens)):
                 v = acc[i, w_i, d_i]
                 cells.append("n/a" if np.isnan(v).all() else
                              (f"{np.nanmean(v):.4f}" + (f" ± {np.nanstd(v):.4f}" if len(seeds) > 1 else "")))
-            print(f"| {name} | {wiring} | " + " | ".join(cells) + " |")
+            print(f"| {name} | {labels[w_i]} | " + " | ".join(cells) + " |")
     print(f"\nwritten to {out}")
     return 0
 
