@@ -17,7 +17,9 @@ masks a copy of it at each density and the masked network is trained with labels
 
 Results go to a netCDF file (dims ``dataset``, ``wiring``, ``density``, ``seed``),
 rewritten after every run so an interrupted sweep keeps what it finished, and a
-Markdown table is printed.
+Markdown table is printed. Inputs are standardised with the training set's mean and
+standard deviation (as in the reference NTT code) unless ``--no-standardize``; the
+balance of the NTT loss terms depends on that scale.
 
     python benchmarks/ntt_comparison.py --quick --out ntt_quick.nc          # CI-sized, ~1 min
     OPENBLAS_NUM_THREADS=1 python benchmarks/ntt_comparison.py --ntt-steps 2000 --epochs 5 --out ntt.nc
@@ -64,11 +66,20 @@ def build_dataset(acc, secs, ntt_loss, args, names, densities, wirings, seeds) -
     return ds
 
 
+def standardize(data):
+    """Inputs shifted and scaled by the training set's global mean and std (reference preprocessing)."""
+    import dataclasses
+
+    mean, std = float(data.x_train.mean()), float(data.x_train.std())
+    return dataclasses.replace(data, x_train=(data.x_train - mean) / std, x_test=(data.x_test - mean) / std)
+
+
 def schedule(args) -> dict:
     return {"ntt_steps": args.ntt_steps, "ntt_lr": NTT_DEFAULTS["lr"], "ntt_batch": NTT_DEFAULTS["batch_size"],
             "lambda_k": args.lambda_k, "lambda_2": args.lambda_2,
             "mask_every": NTT_DEFAULTS["mask_every"], "ntt_kernel": args.kind,
             "supervised": {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": args.epochs},
+            "standardized_inputs": args.standardize,
             "train_subset": args.subset, "test_subset": args.test_subset, "snip_batch": args.snip_batch}
 
 
@@ -89,6 +100,9 @@ def main(argv=None) -> int:
     ap.add_argument("--test-subset", type=int, default=None)
     ap.add_argument("--snip-batch", type=int, default=128)
     ap.add_argument("--data-root", default=None)
+    ap.add_argument("--no-standardize", dest="standardize", action="store_false",
+                    help="keep pixels in [0, 1] (default: standardise with the training mean and std, "
+                         "as the reference NTT code does)")
     ap.add_argument("--quick", action="store_true",
                     help="CI schedule: MNIST only, 3000 training / 1000 test images, 60 NTT steps, 1 epoch")
     ap.add_argument("--out", default="ntt_comparison.nc")
@@ -118,6 +132,8 @@ def main(argv=None) -> int:
         data = load_dataset(name, root=args.data_root)
         if args.subset or args.test_subset:
             data = data.subset(args.subset or data.n_train, seed=0, n_test=args.test_subset)
+        if args.standardize:
+            data = standardize(data)
         for s_i, seed in enumerate(seeds):
             base = make_teacher(args.sizes, seed=seed)
             pick = np.random.default_rng(seed).choice(data.n_train, args.snip_batch, replace=False)

@@ -61,6 +61,9 @@ def register(sub) -> None:
                    help="supervised epochs under the found mask (0: skip)")
     p.add_argument("--sup-lr", type=_number(float, 0), default=1e-3)
     p.add_argument("--sup-batch-size", type=_number(int, 1, False), default=64)
+    p.add_argument("--no-standardize", dest="standardize", action="store_false",
+                   help="keep the inputs as loaded (default: standardise with the training mean and std, "
+                        "as the reference NTT code does; the NTT loss balance depends on the input scale)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--out", default=None, help="save the sparse network here (.npz)")
@@ -81,6 +84,12 @@ def run(args) -> int:
     if args.sizes[0] != data.x_train.shape[1] or args.sizes[-1] != data.n_classes:
         raise CLIError(f"--sizes {','.join(map(str, args.sizes))} does not fit {data.name}: it needs "
                        f"{data.x_train.shape[1]} inputs and {data.n_classes} outputs")
+    if args.standardize:
+        import dataclasses
+
+        mean, std = float(data.x_train.mean()), float(data.x_train.std())
+        if std > 0:
+            data = dataclasses.replace(data, x_train=(data.x_train - mean) / std, x_test=(data.x_test - mean) / std)
     progress = not args.no_progress and sys.stderr.isatty()
     teacher = make_teacher(args.sizes, activation=args.activation, seed=args.seed, dtype=args.dtype)
     try:
@@ -98,13 +107,15 @@ def run(args) -> int:
     test_acc = net.accuracy(data.x_test, data.y_test)
     result = {
         "dataset": data.name, "sizes": args.sizes, "activation": args.activation, "density": args.density,
+        "standardized_inputs": args.standardize,
         "ntt": res.config, "ntt_history": res.history, "supervised_epochs": args.epochs,
         "test_accuracy": test_acc, "out": args.out,
     }
     if args.out is not None:
         from spectral_physics.io import save_network
 
-        save_network(net, args.out, history=hist, metadata={"ntt": res.config, "ntt_history": res.history})
+        save_network(net, args.out, history=hist, metadata={"ntt": res.config, "ntt_history": res.history,
+                                                             "standardized_inputs": args.standardize})
     if args.json:
         print(json.dumps(result))
     else:
