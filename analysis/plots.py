@@ -467,7 +467,8 @@ def plot_pruning_curves(ds) -> Figure:
             m, s = _mean_sem(ds.post_accuracy.sel(dataset=name, curve=curve).transpose("fraction_removed", ...))
             if not np.isfinite(m).any():
                 continue
-            ls = styles.get(curve.split(": ")[-1], "-")
+            # direct-trained curves dash-dotted, so equal rankings of two presets stay apart
+            ls = "-." if curve.startswith("direct") else styles.get(curve.split(": ")[-1], "-")
             _line_band(ax, fr, m, s, label=curve, color=f"C{i}", marker=None, ls=ls, gid=f"post/{name}/{curve}")
             plotted["post"][name][curve] = m
         if "filter_accuracy" in ds:
@@ -592,6 +593,10 @@ def plot_transfer_operator(ds) -> Figure:
     for e in edges[1:-1]:
         ax1.axhline(e, color="0.3", lw=0.5)
         ax1.axvline(e, color="0.3", lw=0.5)
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax1.xaxis, ax1.yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))  # node indices
     ax1.set_xlabel("node j (source)")
     ax1.set_ylabel("node i (target)")
     sizes = "-".join(str(g) for g in groups)

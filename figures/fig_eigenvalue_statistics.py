@@ -24,6 +24,7 @@ def make(paths, out_dir):
         dens, r = fig.axes[0], fig.axes[3]
         dens.set_ylim(top=dens.get_ylim()[1] * 1.35)
         dens.legend(fontsize=6, loc="upper left", handlelength=1.2)
+        fig.axes[2].legend(fontsize=6, loc="upper right", handlelength=1.2)  # the tail side is empty
         r.tick_params(axis="x", labelrotation=35, labelsize=6)
         for text in r.texts:  # Poisson / GOE labels: to the right of the bars
             text.set_x(len(r.get_xticks()) - 0.45)
