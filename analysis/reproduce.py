@@ -440,6 +440,26 @@ _RUNNERS: dict[str, Callable[[dict[str, Any], Path], None]] = {
 # --------------------------------------------------------------------------------------
 
 
+def _check_schedule(data_dir: Path, sch: Mapping[str, Any], label: str) -> None:
+    """Refuse to mix Datasets of different schedules in one folder (they would be reused silently)."""
+    import hashlib
+
+    fp = hashlib.sha256(to_json(sch).encode()).hexdigest()[:16]
+    path = data_dir / "schedule.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = {}
+        if old.get("fingerprint") != fp:
+            raise ValueError(
+                f"{data_dir} holds Datasets of another schedule ({old.get('label', 'unknown')}); "
+                f"use another --out for the {label} schedule, or delete {data_dir}"
+            )
+        return
+    path.write_text(json.dumps({"label": label, "fingerprint": fp, "schedule": sch}, indent=1, default=str) + "\n")
+
+
 def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: str | os.PathLike = "figures/out",
               workers: int | None = None, scheduler: str | None = None, data_root: str | os.PathLike | None = None,
               progress: bool = True, schedule: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -482,6 +502,7 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
     ctx = {"schedule": sch, "out": out, "workers": workers, "scheduler": scheduler,
            "data_root": str(data_root) if data_root else None}
     steps = plan(only)
+    _check_schedule(out / "data", sch, "quick" if quick else "full")
     t_all = time.perf_counter()
     report: dict[str, Any] = {"quick": quick, "steps": [], "figures": {}}
     bar = tqdm(steps, disable=not progress, unit="step", desc="reproduce", dynamic_ncols=True, file=sys.stderr)

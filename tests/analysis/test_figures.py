@@ -269,3 +269,26 @@ def test_quick_and_full_schedules_are_valid():
         assert len(sch["pruning"]["seeds"]) >= 3 and len(sch["pruning"]["filter"]["seeds"]) >= 2
     assert len(FULL["presets_sweep"]["seeds"]) == 5
     assert FULL["presets_sweep"]["epochs"] > QUICK["presets_sweep"]["epochs"]
+
+
+def test_reproduce_refuses_to_mix_schedules(out_dir):
+    out, _ = out_dir
+    with pytest.raises(ValueError, match="another schedule"):
+        reproduce(schedule=dict(TINY, analysis_samples=50), out=out, only=["transfer_operator"], progress=False)
+
+
+def test_figure_script_command_line(out_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from analysis.reproduce import FIGURES_DIR
+
+    out, _ = out_dir
+    script = str(FIGURES_DIR / "fig_ntt_comparison.py")
+    ok = subprocess.run([sys.executable, script, "--data", str(out / "data"), "--out", str(tmp_path)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "ntt_comparison.pdf").stat().st_size > 1000
+    missing = subprocess.run([sys.executable, script, "--data", str(tmp_path / "none")], capture_output=True,
+                             text=True)
+    assert missing.returncode == 2 and "reproduce --only ntt_comparison" in missing.stderr
