@@ -1,13 +1,17 @@
 """The reproduction plan: every Dataset behind the paper figures, and the figures themselves.
 
-:func:`reproduce` walks a fixed plan. Each *data step* writes one netCDF file to
-``<out>/data/`` and is skipped when that file exists, so an interrupted run resumes;
-grids of training runs go through the sweep machinery of :mod:`analysis.phase` (point
-files under ``<out>/sweeps/``, ``resume=True``, local processes or a Dask scheduler),
-the benchmark-style computations reuse the scripts in ``benchmarks/`` (their own
-per-run files under ``<out>/parts/``). Each *figure step* runs one script of
-``figures/`` (load Dataset, call a function of :mod:`analysis.plots`, save PDF, PNG and
-provenance JSON to ``<out>/``).
+:func:`reproduce` walks a fixed plan. Each *data step* writes one file to
+``<out>/data/`` (netCDF; the trained network of the eigenvalue analyses as ``.npz``) and
+is skipped when that file exists, so an interrupted run resumes. The preset x hidden-size
+grid goes through the sweep machinery of :mod:`analysis.phase` (point files under
+``<out>/sweeps/``, ``resume=True``, local processes or a Dask scheduler). The sparse and
+NTT grids reuse ``benchmarks/sparse_vs_direct.py`` and ``benchmarks/ntt_comparison.py``
+(they record what a sweep point does not: per-epoch mask turnover, wiring searches); the
+sparse one keeps one file per run under ``<out>/parts/``. Pruning curves and the
+eigenvalue analyses call the library functions directly. Each *figure step* runs one
+script of ``figures/`` (load Dataset, call a function of :mod:`analysis.plots`, save PDF,
+PNG and provenance JSON to ``<out>/``). ``<out>/data/schedule.json`` records the
+schedule; another schedule is refused in the same folder.
 
 Two schedules: :data:`QUICK` (minutes on two CPU cores: data subsets, one or two epochs,
 a few seeds; qualitative results only) and :data:`FULL` (paper-scale: whole data sets,
@@ -328,14 +332,13 @@ def _step_sparse(ctx: dict[str, Any], path: Path) -> None:
 
 
 def _step_ntt(ctx: dict[str, Any], path: Path) -> None:
-    argv = [*ctx["schedule"]["ntt"], "--out", str(path)]
+    # the benchmark rewrites its file after every run; only a finished one counts as done
+    tmp_path = path.with_name(path.stem + ".partial.nc")
+    argv = [*ctx["schedule"]["ntt"], "--out", str(tmp_path)]
     if ctx["data_root"]:
         argv += ["--data-root", str(ctx["data_root"])]
-    tmp_path = path.with_name(path.stem + ".partial.nc")
-    argv[argv.index("--out") + 1] = str(tmp_path)
     with _log_to(ctx["out"] / "logs" / "ntt.log"):
         _benchmark("ntt_comparison").main(argv)
-    # the benchmark rewrites its file after every run; only a finished one counts as done
     os.replace(tmp_path, path)
 
 
