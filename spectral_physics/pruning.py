@@ -66,6 +66,7 @@ __all__ = [
     "post_training_pruning",
     "pretraining_filter",
     "default_fractions",
+    "parse_rankings",
 ]
 
 #: node rankings, named as on the command line
@@ -356,7 +357,8 @@ def _json_default(o):
     return repr(o)
 
 
-def _check_rankings(rankings) -> list[str]:
+def parse_rankings(rankings) -> list[str]:
+    """Validate rankings given as a sequence or a comma-separated string (``"eigenvalue,random"``)."""
     if isinstance(rankings, str):
         rankings = [r.strip() for r in rankings.split(",") if r.strip()]
     rankings = list(rankings)
@@ -437,7 +439,7 @@ def pruning_curve(nets, x, y, *, rankings=("eigenvalue", "connectivity", "random
     """
     from tqdm.auto import tqdm
 
-    rankings = _check_rankings(rankings)
+    rankings = parse_rankings(rankings)
     fr = _check_fractions(fractions)
     members = _members(nets)
     seeds = [int(m.seed) for m in members]
@@ -536,7 +538,7 @@ def pretraining_filter(data, sizes, *, activation="tanh", seeds=(0,), eigen_epoc
     from .network import SpectralMLP
     from .train import fit
 
-    rankings = _check_rankings(rankings)
+    rankings = parse_rankings(rankings)
     fr = _check_fractions(fractions)
     seeds = [int(s) for s in seeds]
     pen = {"lam_in": float(l1), "lam_out": float(l1)} if l1 else None

@@ -69,9 +69,9 @@ def run(args) -> int:
     import numpy as np
 
     from spectral_physics.io import load_network, save_network
-    from spectral_physics.pruning import _check_rankings, prune_nodes, pruning_curve
+    from spectral_physics.pruning import parse_rankings, prune_nodes, pruning_curve
 
-    rankings = _check_rankings(args.ranking)
+    rankings = parse_rankings(args.ranking)
     net = load_network(args.model)
     if args.dataset == "teacher-student":
         from spectral_physics.datasets import teacher_student
