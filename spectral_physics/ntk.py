@@ -52,6 +52,7 @@ __all__ = [
     "OutputSignals",
     "output_signals",
     "empirical_ntk",
+    "kernel_from_signals",
     "ntk_memory_estimate",
 ]
 

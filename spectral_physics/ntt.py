@@ -143,7 +143,7 @@ def teacher_targets(teacher: SpectralMLP, x, kind: str = "masked-dense",
     x = teacher._check_x(x)
     h = _halves(x)
     sig = output_signals(teacher, x, check=False)
-    f_t = teacher._trace[1][-1].copy()
+    f_t = sig.zs[-1].copy()
     s1, s2 = _split(sig, h)
     return f_t, kernel_from_signals(teacher, s1, s2, kind=kind)
 
@@ -289,7 +289,7 @@ def ntt_loss_and_grad(student: SpectralMLP, x, f_t, theta_t, *, density: float,
     layers = student.layers
     nl = len(layers)
     sig = output_signals(student, x, keep_pre=grad, check=False)
-    f_s = student._trace[1][-1]
+    f_s = sig.zs[-1]
     qs = [m if (kind == "sparse" and m is not None) else None for m in sig.masks]
     theta = xp.zeros((h, n - h, k, k), dtype=student.dtype)
     saved = []
