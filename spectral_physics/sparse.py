@@ -37,7 +37,8 @@ Sparse training modes (:func:`configure_sparsity`)
 ``dynamic-percentile``
     Chicchi et al., PRE 104, 054312 (2021): each forward pass zeroes the entries of
     ``|W|`` below the ``sparsity``-quantile of the layer. Under ``direct`` training a
-    masked weight gets no gradient and stays put; the kept set still changes at the
+    masked weight gets no gradient and stays put (one that was kept earlier still drifts
+    on its Adam momentum for a while); the kept set still changes at the
     boundary (a kept weight shrinking below the threshold lets the largest frozen one in),
     but it settles within a few epochs. Under spectral presets the eigenvalues move whole
     rows and columns, so masked weights move and re-enter and the turnover persists.
