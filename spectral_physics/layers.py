@@ -360,6 +360,15 @@ class SpectralLayer:
         m = self._current_mask(w)
         return w if m is None else w * m
 
+    def current_mask(self):
+        """The mask the next forward pass would use (static and/or dynamic), or ``None``.
+
+        Returns
+        -------
+        mask : None or bool array, shape (..., N_out, N_in)
+        """
+        return self._current_mask(self.dense_weight())
+
     def _current_mask(self, w):
         if self.sparsity is None or self.sparsity == 0.0:
             return self.mask

@@ -391,9 +391,9 @@ def current_mask(layer) -> Any:
 
     All ``True`` when the layer is dense.
     """
-    m = layer._current_mask(layer.dense_weight())
+    m = layer.current_mask()
     if m is None:
-        return layer.xp.ones(layer._weight_shape, dtype=bool)
+        return layer.xp.ones(layer.dense_weight().shape, dtype=bool)
     return m
 
 

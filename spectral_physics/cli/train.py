@@ -59,6 +59,7 @@ def load_data(args, seed: int = 0):
 def register(sub) -> None:
     from spectral_physics.activations import ACTIVATIONS
     from spectral_physics.layers import PRESETS
+    from spectral_physics.sparse import SPARSE_MODES
 
     p = sub.add_parser("train", help="train a spectral network", description="Train one network and save it.")
     add_data_arguments(p)
@@ -77,8 +78,10 @@ def register(sub) -> None:
     p.add_argument("--patience", type=_positive(int), default=None)
     p.add_argument("--l1-eigen", type=float, default=0.0, help="L1 penalty on lam_in and lam_out")
     p.add_argument("--sparsity", type=float, default=None, help="fraction of weights removed, e.g. 0.9")
-    p.add_argument("--sparse-mode", default="dynamic-percentile",
+    p.add_argument("--sparse-mode", default="dynamic-percentile", choices=SPARSE_MODES,
                    help="how --sparsity acts (see spectral_physics.sparse.configure_sparsity)")
+    p.add_argument("--sparse-every", type=_positive(int), default=100,
+                   help="steps between mask re-choices for --sparse-mode dst (default 100)")
     p.add_argument("--out", default=None, help="save the trained network here (.npz), after every epoch")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -101,7 +104,8 @@ def run(args) -> int:
     if args.sparsity is not None:
         from spectral_physics.sparse import configure_sparsity
 
-        callbacks = list(configure_sparsity(net, args.sparsity, args.sparse_mode, seed=args.seed) or [])
+        callbacks = list(configure_sparsity(net, args.sparsity, args.sparse_mode, seed=args.seed,
+                                                  every=args.sparse_every) or [])
     l1 = {"lam_in": args.l1_eigen, "lam_out": args.l1_eigen} if args.l1_eigen else None
     try:
         hist = fit(net, data, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
@@ -126,6 +130,8 @@ def run(args) -> int:
     else:
         for r in hist.records:
             val = f"  val {r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else ""
+            if "mask_flips" in r:
+                val += f"  mask flips {r['mask_flips']}"
             print(f"epoch {r['epoch']:3d}  loss {r['loss']:.4f}  train {r['train_accuracy']:.4f}{val}"
                   f"  test {r['test_accuracy']:.4f}  {r['seconds']:.2f} s")
         print(f"{net.preset} {args.sizes}: {net.n_trainable} trainable parameters, "

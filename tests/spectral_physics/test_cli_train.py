@@ -57,3 +57,13 @@ def test_console_script_is_installed():
     res = subprocess.run([sys.executable, "-m", "spectral_physics.cli", "train", "--sizes", "0,1"],
                          capture_output=True, text=True)
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_train_with_dynamic_percentile_sparsity_reports_turnover(capsys):
+    rc = main(["train", "--dataset", "teacher-student", "--subset", "400", "--sizes", "100,32,10",
+               "--train", "spectral", "--epochs", "2", "--batch-size", "50", "--sparsity", "0.8",
+               "--json", "--no-progress"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    flips = [r["mask_flips"] for r in res["history"]]
+    assert len(flips) == 2 and all(f > 0 for f in flips)
