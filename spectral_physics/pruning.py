@@ -47,13 +47,13 @@ taken over the smaller matrix, so only static masks give identical outputs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.linalg
 
 from .backend import host_rng, to_device, to_numpy
+from .provenance import provenance_attrs
 
 __all__ = [
     "RANKINGS",
@@ -319,44 +319,6 @@ def with_preset(net, train):
 
 
 # ---------------------------------------------------------------------- curves
-def _provenance(**extra) -> dict[str, str]:
-    """Provenance as JSON-string attributes (versions, git revision, caller's settings)."""
-    import platform
-    import subprocess
-    from datetime import datetime, timezone
-    from importlib import metadata
-    from pathlib import Path
-
-    vers = {}
-    for pkg in ("spectral-physics", "numpy", "scipy", "xarray"):
-        try:
-            vers[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        rev = "unknown"
-    attrs = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": json.dumps(vers),
-        "git_revision": rev,
-        "python": platform.python_version(),
-    }
-    for k, v in extra.items():
-        attrs[k] = v if isinstance(v, str) else json.dumps(v, default=_json_default)
-    return attrs
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return repr(o)
-
-
 def parse_rankings(rankings) -> list[str]:
     """Validate rankings given as a sequence or a comma-separated string (``"eigenvalue,random"``)."""
     if isinstance(rankings, str):
@@ -462,7 +424,7 @@ def pruning_curve(nets, x, y, *, rankings=("eigenvalue", "connectivity", "random
             bar.update(1)
     bar.close()
     first = members[0]
-    prov = _provenance(**{"protocol": "post-training (no retraining)", "sizes": first.sizes,
+    prov = provenance_attrs(**{"protocol": "post-training (no retraining)", "sizes": first.sizes,
                           "train": first.preset, "activation": first.activation, "n_eval": int(np.shape(x)[0]),
                           "random_seed": seed, **(attrs or {})})
     return _accuracy_dataset(acc, fr, rankings, seeds, prov, {
@@ -568,7 +530,7 @@ def pretraining_filter(data, sizes, *, activation="tanh", seeds=(0,), eigen_epoc
                 acc[i, r, s] = full.accuracy(data.x_test, data.y_test)
                 bar.update(1)
     bar.close()
-    prov = _provenance(**{"protocol": "pre-training filter", "sizes": list(sizes), "activation": activation,
+    prov = provenance_attrs(**{"protocol": "pre-training filter", "sizes": list(sizes), "activation": activation,
                           "eigen_epochs": eigen_epochs, "full_epochs": full_epochs, "l1": l1,
                           "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "init": init,
                           "dataset": getattr(data, "name", "unknown"), **(attrs or {})})
