@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spectral_physics.cli import positive_int
+
 __all__ = ["register_eigenstats", "register_nodes", "register_homeostasis"]
 
 
@@ -28,18 +30,6 @@ def _error(msg: str) -> Exception:
     from spectral_physics.cli import CLIError
 
     return CLIError(msg)
-
-
-def _positive_int(text: str) -> int:
-    import argparse
-
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return v
 
 
 def _common(p, *, data_required: bool) -> None:
@@ -53,7 +43,7 @@ def _common(p, *, data_required: bool) -> None:
 
 
 def _data_arguments(p) -> None:
-    p.add_argument("--n-eval", type=_positive_int, default=2000,
+    p.add_argument("--n-eval", type=positive_int, default=2000,
                    help="test examples used (seeded random subset; default 2000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the test subset and random baselines")
 
@@ -129,7 +119,7 @@ def register_eigenstats(sub) -> None:
                        description="Eigenvalue statistics (trained vs initial vs random null), "
                                    "Marchenko-Pastur fits, power-law tails, spacing ratios.")
     _common(p, data_required=False)
-    p.add_argument("--bins", type=_positive_int, default=50, help="histogram bins per layer (default 50)")
+    p.add_argument("--bins", type=positive_int, default=50, help="histogram bins per layer (default 50)")
     p.add_argument("--near-zero", type=float, default=0.01,
                    help="|lambda| <= this * max|lambda| counts as near zero (default 0.01)")
     p.add_argument("--dense-check", action="store_true",
@@ -234,7 +224,7 @@ def register_homeostasis(sub) -> None:
                                    "(permutation test), silencing.")
     _common(p, data_required=True)
     _data_arguments(p)
-    p.add_argument("--permutations", type=_positive_int, default=5000, help="permutations of the CV test")
+    p.add_argument("--permutations", type=positive_int, default=5000, help="permutations of the CV test")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     p.set_defaults(func=run_homeostasis)
 

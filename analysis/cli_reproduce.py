@@ -16,20 +16,11 @@ Registered as ``reproduce = "analysis.cli_reproduce:register"`` under the
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from spectral_physics.cli import positive_int
+
 __all__ = ["register"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return v
 
 
 def register(subparsers) -> None:
@@ -42,7 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true", help="small schedules (subsets, 1-2 epochs, 2-3 seeds)")
     p.add_argument("--only", nargs="+", metavar="NAME", default=None,
                    help="figures (or Datasets) to make, with the Datasets they need; see --list")
-    p.add_argument("--workers", type=_positive_int, default=None, help="sweep worker processes (default: all cores)")
+    p.add_argument("--workers", type=positive_int, default=None, help="sweep worker processes (default: all cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler for the sweeps")
     p.add_argument("--out", type=Path, default=Path("figures/out"),
                    help="figure folder; Datasets in OUT/data (default figures/out)")

@@ -15,21 +15,12 @@ Per-point results go to ``--results`` (default: ``diagram.points/`` next to ``--
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from spectral_physics.cli import positive_int
+
 __all__ = ["register", "run"]
-
-
-def _workers(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return v
 
 
 def register(sub) -> None:
@@ -47,13 +38,13 @@ def register(sub) -> None:
     p.add_argument("--out", "-o", help="netCDF file for the combined Dataset, e.g. diagram.nc")
     p.add_argument("--results", default=None,
                    help="directory of per-point result files (default: OUT without suffix + '.points')")
-    p.add_argument("--workers", type=_workers, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="local worker processes (default: all cores; 1 runs in this process)")
     p.add_argument("--scheduler", default=None, metavar="ADDR",
                    help="Dask scheduler address (tcp://host:port) to run the points on a cluster")
     p.add_argument("--resume", action="store_true", help="keep finished points, compute only the missing ones")
     p.add_argument("--overwrite", action="store_true", help="delete existing point files and start again")
-    p.add_argument("--blas-threads", type=_workers, default=None, metavar="N",
+    p.add_argument("--blas-threads", type=positive_int, default=None, metavar="N",
                    help="BLAS threads per point (default: 1 in pool workers, the library's default with "
                         "--workers 1; use 1 on a busy machine)")
     p.add_argument("--no-ensemble", action="store_true",

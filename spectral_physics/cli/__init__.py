@@ -15,11 +15,31 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
-__all__ = ["main", "CLIError", "build_parser"]
+__all__ = ["main", "CLIError", "build_parser", "positive_int", "positive_float"]
 
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+def _positive(kind):
+    def conv(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        return v
+
+    conv.__name__ = f"positive_{kind.__name__}"
+    return conv
+
+
+#: argparse ``type=`` converters shared by every subcommand
+positive_int = _positive(int)
+positive_float = _positive(float)
 
 
 class _Parser(argparse.ArgumentParser):

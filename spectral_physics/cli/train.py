@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from . import CLIError
+from . import CLIError, positive_float, positive_int
 
 __all__ = ["register", "parse_sizes"]
 
@@ -22,25 +22,12 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def _positive(kind):
-    def conv(text: str):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
-        return v
-
-    return conv
-
-
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by every command that loads a data set."""
     p.add_argument("--dataset", default="mnist",
                    help="mnist, fashion-mnist, cifar10 or teacher-student (default: mnist)")
     p.add_argument("--data-root", default=None, help="directory with the data files (default: search path)")
-    p.add_argument("--subset", type=_positive(int), default=None, help="use only this many training examples")
+    p.add_argument("--subset", type=positive_int, default=None, help="use only this many training examples")
 
 
 def load_data(args, seed: int = 0):
@@ -67,20 +54,20 @@ def register(sub) -> None:
     p.add_argument("--train", default="spectral", help=f"preset ({', '.join(PRESETS)}) or names joined by +")
     p.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS))
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=_positive(float), default=None, help="learning rate (optimiser default)")
+    p.add_argument("--lr", type=positive_float, default=None, help="learning rate (optimiser default)")
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamax", "sgd"])
-    p.add_argument("--batch-size", type=_positive(int), default=200)
+    p.add_argument("--batch-size", type=positive_int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", default="default", choices=["default", "paper"])
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--device", default=None, choices=["cpu", "gpu"])
     p.add_argument("--val-fraction", type=float, default=0.0)
-    p.add_argument("--patience", type=_positive(int), default=None)
+    p.add_argument("--patience", type=positive_int, default=None)
     p.add_argument("--l1-eigen", type=float, default=0.0, help="L1 penalty on lam_in and lam_out")
     p.add_argument("--sparsity", type=float, default=None, help="fraction of weights removed, e.g. 0.9")
     p.add_argument("--sparse-mode", default="dynamic-percentile", choices=SPARSE_MODES,
                    help="how --sparsity acts (see spectral_physics.sparse.configure_sparsity)")
-    p.add_argument("--sparse-every", type=_positive(int), default=100,
+    p.add_argument("--sparse-every", type=positive_int, default=100,
                    help="steps between mask re-choices for --sparse-mode dst (default 100)")
     p.add_argument("--out", default=None, help="save the trained network here (.npz), after every epoch")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
