@@ -110,3 +110,18 @@ def test_bad_training_data_is_rejected(data):
         fit(net, (x, data.y_train), progress=False)
     with pytest.raises(ValueError, match="y_train"):
         fit(net, (data.x_train, data.y_train + 5), progress=False)
+
+
+@pytest.mark.parametrize("preset", ["direct", "eigen", "spectral"])
+def test_training_on_each_device_matches_the_cpu(device, preset, data):
+    """Same seed, same data order: the device run follows the CPU run (float64, 1e-8)."""
+    from spectral_physics.backend import to_numpy
+
+    nets = []
+    for dev in ("cpu", device):
+        net = SpectralMLP([12, 16, 3], train=preset, seed=6, dtype="float64", device=dev)
+        fit(net, data, epochs=2, batch_size=50, lr=1e-2, progress=False)
+        nets.append(net)
+    for a, b in zip(nets[0].layers, nets[1].layers):
+        for k in a.arrays:
+            np.testing.assert_allclose(to_numpy(a.arrays[k]), to_numpy(b.arrays[k]), atol=1e-8)
