@@ -60,15 +60,6 @@ INITS = ("default", "paper")
 
 _EXPLICIT = ("phi", "lam_in", "lam_out")
 
-# arrays each parametrisation stores (trainable or frozen)
-_STORED = {
-    "direct": ("weight",),
-    "phi": ("phi",),
-    "svd": ("U", "s", "V"),
-    "qr": ("R", "Q"),
-}
-
-
 def parse_train(train: str | Iterable[str]) -> tuple[str, str, tuple[str, ...]]:
     """Resolve a preset name or an explicit set of trainable names.
 

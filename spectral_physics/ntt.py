@@ -52,6 +52,7 @@ from .ntk import (
     output_signals,
 )
 from .optim import make_optimizer
+from .sparse import check_density
 
 __all__ = [
     "NTT_DEFAULTS",
@@ -75,16 +76,6 @@ NTT_DEFAULTS: dict[str, Any] = {
 }
 
 _SCRATCH = 256 << 20
-
-
-def _check_density(density) -> float:
-    try:
-        d = float(density)
-    except (TypeError, ValueError):
-        raise ValueError(f"density must be a number in (0, 1], got {density!r}") from None
-    if not 0.0 < d <= 1.0:
-        raise ValueError(f"density must lie in (0, 1], got {density!r}")
-    return d
 
 
 def _check_nonneg(name: str, v) -> float:
@@ -271,7 +262,7 @@ def ntt_loss_and_grad(student: SpectralMLP, x, f_t, theta_t, *, density: float,
         Per layer ``{"weight": dL/dW (raw weights, zero at masked entries), "bias": ...}``.
     """
     _check_student(student)
-    density = _check_density(density)
+    density = check_density(density)
     lambda_k = _check_nonneg("lambda_k", lambda_k)
     lambda_2 = _check_nonneg("lambda_2", lambda_2)
     if kind not in KINDS:
@@ -441,7 +432,7 @@ def neural_tangent_transfer(
     from .sparse import apply_masks, magnitude_masks
 
     _check_student(teacher)
-    density = _check_density(density)
+    density = check_density(density)
     for name, v, low in (("steps", steps, 0), ("batch_size", batch_size, 2), ("mask_every", mask_every, 0),
                          ("val_size", val_size, 2), ("val_every", val_every, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:

@@ -35,6 +35,13 @@ def _check_penalty(name: str, pen: dict[str, float] | None) -> dict[str, float]:
     return {k: float(c) for k, c in pen.items()}
 
 
+def _check_betas(beta1: float, beta2: float) -> tuple[float, float]:
+    for name, b in (("beta1", beta1), ("beta2", beta2)):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"{name} must lie in [0, 1), got {b!r}")
+    return float(beta1), float(beta2)
+
+
 class Optimizer:
     """Base class: penalties, learning-rate checks and per-array state.
 
@@ -118,10 +125,7 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-7, **kw) -> None:
         super().__init__(lr, **kw)
-        for name, b in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"{name} must lie in [0, 1), got {b!r}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        (self.beta1, self.beta2), self.eps = _check_betas(beta1, beta2), float(eps)
 
     def _new_state(self, p, xp):
         return {"m": xp.zeros_like(p), "v": xp.zeros_like(p)}
@@ -152,10 +156,7 @@ class Adamax(Optimizer):
     def __init__(self, lr: float = 0.015, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-7, **kw) -> None:
         super().__init__(lr, **kw)
-        for name, b in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"{name} must lie in [0, 1), got {b!r}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        (self.beta1, self.beta2), self.eps = _check_betas(beta1, beta2), float(eps)
 
     def _new_state(self, p, xp):
         return {"m": xp.zeros_like(p), "u": xp.zeros_like(p)}

@@ -105,17 +105,9 @@ _HARD_LIMIT_NODES = 200
 N_IN = sp.Symbol("N_in", integer=True, positive=True)
 N_OUT = sp.Symbol("N_out", integer=True, positive=True)
 
-# preset -> (parametrisation of phi, trainable arrays other than the bias); mirrors
-# spectral_physics.layers.PRESETS so this module needs no numeric core to import
-_PRESETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "direct": ("direct", ("weight",)),
-    "eigen-out": ("phi", ("lam_out",)),
-    "eigen": ("phi", ("lam_in", "lam_out")),
-    "spectral": ("phi", ("phi", "lam_in", "lam_out")),
-    "svd": ("svd", ("s", "lam_in", "lam_out")),
-    "qr": ("qr", ("R", "lam_in", "lam_out")),
-}
-_EXPLICIT = ("phi", "lam_in", "lam_out")
+from .layers import _EXPLICIT  # noqa: E402
+from .layers import PRESETS as _PRESETS  # noqa: E402
+
 _STORED = {
     "direct": ("weight",),
     "phi": ("phi", "lam_in", "lam_out"),
