@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from . import kernels
 from .backend import array_module, resolve_device, to_device
 
 __all__ = [
@@ -337,13 +338,12 @@ class SpectralLayer:
         return self._weight_parts()[0]
 
     def _weight_parts(self):
-        """``(W, phi, lam_in - lam_out)``; the last two are ``None`` for ``direct``."""
+        """``(W, phi)``; ``phi`` is ``None`` for ``direct``."""
         if self.parametrisation == "direct":
-            return self._arrays["weight"], None, None
+            return self._arrays["weight"], None
         a = self._arrays
         phi = self.phi
-        d = a["lam_in"][..., None, :] - a["lam_out"][..., :, None]
-        return d * phi, phi, d
+        return kernels.spectral_weight(phi, a["lam_in"], a["lam_out"]), phi
 
     def weight_matrix(self):
         """Effective weights ``M * W`` used by the forward pass, shape (..., N_out, N_in)."""
@@ -386,15 +386,15 @@ class SpectralLayer:
         z : array, shape (..., batch, N_out)
         """
         xp = self.xp
-        w_dense, phi, d = self._weight_parts()
+        w_dense, phi = self._weight_parts()
         mask = self._current_mask(w_dense)
         self.last_mask = mask
         w = w_dense if mask is None else w_dense * mask
         z = xp.matmul(x, xp.swapaxes(w, -1, -2))
         if self.use_bias:
             z += self._arrays["bias"][..., None, :]
-        # phi and lam_in - lam_out are reused by backward (for svd/qr, phi costs a product)
-        self._cache = {"x": x, "w": w, "mask": mask, "phi": phi, "d": d}
+        # phi is reused by backward (for svd/qr it costs a product)
+        self._cache = {"x": x, "w": w, "mask": mask, "phi": phi}
         return z
 
     def backward(self, delta, input_grad: bool = True):
@@ -418,17 +418,17 @@ class SpectralLayer:
         g = xp.matmul(xp.swapaxes(delta, -1, -2), x)  # dL/d(M*W), (..., N_out, N_in)
         if mask is not None:
             g *= mask
-        grads = self.grads_from_weight_grad(g, phi=self._cache["phi"], lamdiff=self._cache["d"])
+        grads = self.grads_from_weight_grad(g, phi=self._cache["phi"])
         if self.use_bias:
             grads["bias"] = delta.sum(axis=-2)
         dx = xp.matmul(delta, w) if input_grad else None
         return grads, dx
 
-    def grads_from_weight_grad(self, g, phi=None, lamdiff=None) -> dict[str, Any]:
+    def grads_from_weight_grad(self, g, phi=None) -> dict[str, Any]:
         """Chain ``G = dL/dW`` (..., N_out, N_in) to the trainable arrays (bias excluded).
 
-        ``G`` may be overwritten. ``phi`` and ``lamdiff = lam_in - lam_out`` (broadcast to
-        (..., N_out, N_in)) may be passed when already computed. Uses DESIGN.md section 1::
+        ``G`` may be overwritten; ``phi`` may be passed when already computed. Uses
+        DESIGN.md section 1 (one fused pass, :func:`spectral_physics.kernels.spectral_grads`)::
 
             dL/dphi_ij = G_ij (lam_in_j - lam_out_i)
             dL/dlam_in_j = sum_i G_ij phi_ij,   dL/dlam_out_i = -sum_j G_ij phi_ij
@@ -441,25 +441,21 @@ class SpectralLayer:
                 out["weight"] = g
             return out
         phi = self.phi if phi is None else phi
-        if "phi" in names or "s" in names or "R" in names:
-            if lamdiff is None:
-                lamdiff = a["lam_in"][..., None, :] - a["lam_out"][..., :, None]
-            dphi = g * lamdiff
-            if "phi" in names:
-                out["phi"] = dphi
-            elif "s" in names:
-                # dL/ds_k = sum_ij dphi_ij U_ik V_kj
-                out["s"] = ((a["U"].swapaxes(-1, -2) @ dphi) * a["V"]).sum(axis=-1)
-            else:
-                q, xp = a["Q"], self.xp
-                dr = dphi @ q.swapaxes(-1, -2) if self.n_out <= self.n_in else q.swapaxes(-1, -2) @ dphi
-                out["R"] = xp.triu(dr)
-        if "lam_in" in names or "lam_out" in names:
-            g *= phi  # G * phi, in place: G is not needed any more
-            if "lam_in" in names:
-                out["lam_in"] = g.sum(axis=-2)
-            if "lam_out" in names:
-                out["lam_out"] = -g.sum(axis=-1)
+        want_dphi = "phi" in names or "s" in names or "R" in names
+        dphi, dlam_in, dlam_out = kernels.spectral_grads(g, phi, a["lam_in"], a["lam_out"], want_dphi)
+        if "phi" in names:
+            out["phi"] = dphi
+        elif "s" in names:
+            # dL/ds_k = sum_ij dphi_ij U_ik V_kj
+            out["s"] = ((a["U"].swapaxes(-1, -2) @ dphi) * a["V"]).sum(axis=-1)
+        elif "R" in names:
+            q, xp = a["Q"], self.xp
+            dr = dphi @ q.swapaxes(-1, -2) if self.n_out <= self.n_in else q.swapaxes(-1, -2) @ dphi
+            out["R"] = xp.triu(dr)
+        if "lam_in" in names:
+            out["lam_in"] = dlam_in
+        if "lam_out" in names:
+            out["lam_out"] = dlam_out
         return out
 
     def transfer_operator(self, member: int | None = None) -> np.ndarray:

@@ -1,8 +1,9 @@
 """First-order optimisers updating parameter arrays in place.
 
 State arrays are allocated once, on the parameters' device, and every update
-runs through in-place operations so a step allocates only one scratch array
-per parameter (reused across steps).
+is one fused in-place kernel of :mod:`spectral_physics.kernels` (a compiled loop
+for NumPy arrays; in-place array expressions with one scratch array per
+parameter, reused across steps, on CuPy).
 
 Penalties: ``l2={"lam_in": c}`` adds ``c * sum(p**2)`` to the loss, ``l1={...}``
 adds ``c * sum(|p|)``; keys are array names (``"*"`` matches every trainable
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import kernels
 from .backend import array_module
 
 __all__ = ["Optimizer", "SGD", "Adam", "Adamax", "make_optimizer", "OPTIMIZERS"]
@@ -90,7 +92,9 @@ class Optimizer:
 
     def _init_state(self, p) -> dict[str, Any]:
         xp = array_module(p)
-        return {"_shape": p.shape, "tmp": xp.empty_like(p), **self._new_state(p, xp)}
+        # the compiled kernels need no scratch array; the array expressions do
+        tmp = None if kernels.kernel_implementation(p) == "numba" else xp.empty_like(p)
+        return {"_shape": p.shape, "tmp": tmp, **self._new_state(p, xp)}
 
     def _new_state(self, p, xp) -> dict[str, Any]:
         return {}
@@ -112,11 +116,7 @@ class SGD(Optimizer):
         return {"v": xp.zeros_like(p)}
 
     def _update(self, p, g, st):
-        v, tmp = st["v"], st["tmp"]
-        v *= self.momentum
-        v += g
-        array_module(p).multiply(v, self.lr, out=tmp)
-        p -= tmp
+        kernels.sgd_update(p, g, st["v"], st["tmp"], self.momentum, self.lr)
 
 
 class Adam(Optimizer):
@@ -131,23 +131,11 @@ class Adam(Optimizer):
         return {"m": xp.zeros_like(p), "v": xp.zeros_like(p)}
 
     def _update(self, p, g, st):
-        xp = array_module(p)
-        m, v, tmp = st["m"], st["v"], st["tmp"]
         b1, b2 = self.beta1, self.beta2
-        # m = b1 m + (1 - b1) g written as b1 (m - g) + g: three passes, no temporary
-        m -= g
-        m *= b1
-        m += g
-        xp.multiply(g, g, out=tmp)
-        v -= tmp
-        v *= b2
-        v += tmp
         bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
-        xp.sqrt(v, out=tmp)
-        tmp += self.eps * bc2**0.5
-        xp.divide(m, tmp, out=tmp)
-        tmp *= self.lr * bc2**0.5 / bc1
-        p -= tmp
+        # bias corrections folded into the step and eps: lr m_hat / (sqrt(v_hat) + eps)
+        kernels.adam_update(p, g, st["m"], st["v"], st["tmp"], b1, b2,
+                            step=self.lr * bc2**0.5 / bc1, eps=self.eps * bc2**0.5)
 
 
 class Adamax(Optimizer):
@@ -162,18 +150,8 @@ class Adamax(Optimizer):
         return {"m": xp.zeros_like(p), "u": xp.zeros_like(p)}
 
     def _update(self, p, g, st):
-        xp = array_module(p)
-        m, u, tmp = st["m"], st["u"], st["tmp"]
-        m -= g
-        m *= self.beta1
-        m += g
-        u *= self.beta2
-        xp.abs(g, out=tmp)
-        xp.maximum(u, tmp, out=u)
-        xp.add(u, self.eps, out=tmp)
-        xp.divide(m, tmp, out=tmp)
-        tmp *= self.lr / (1 - self.beta1**self.t)
-        p -= tmp
+        kernels.adamax_update(p, g, st["m"], st["u"], st["tmp"], self.beta1, self.beta2,
+                              step=self.lr / (1 - self.beta1**self.t), eps=self.eps)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamax": Adamax}

@@ -66,3 +66,13 @@ def device(request) -> str:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(params=["numba", "array"])
+def kernel_impl(request):
+    """Runs a test with the compiled kernels and again with the array expressions."""
+    from spectral_physics import kernels
+
+    prev = kernels.set_implementation(request.param)
+    yield request.param
+    kernels.set_implementation(prev)

@@ -34,7 +34,7 @@ def _fd_check(net, x, y, eps=1e-6):
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 @pytest.mark.parametrize("activation", ACTS)
-def test_finite_differences_every_preset_and_activation(preset, activation, rng):
+def test_finite_differences_every_preset_and_activation(preset, activation, rng, kernel_impl):
     # 3 -> 5 -> 4 -> 3 has a wide layer (qr uses R Q) and a tall one (Q R)
     net = SpectralMLP([3, 5, 4, 3], train=preset, activation=activation, seed=3, dtype="float64")
     # a generic point: eigenvalues away from their symmetric start, biases off zero
@@ -66,14 +66,14 @@ def test_known_counts():
     assert trainable_count("qr", 784, 500, bias=False) == 500 * 501 // 2 + 1284
 
 
-def test_explicit_trainable_set(rng):
+def test_explicit_trainable_set(rng, kernel_impl):
     net = SpectralMLP([3, 4, 2], train=["phi", "lam_out"], activation="tanh", seed=1, dtype="float64")
     assert net.preset == "phi+lam_out"
     assert net.layers[0].trainable == ("phi", "lam_out", "bias")
     _fd_check(net, rng.normal(size=(5, 3)), rng.integers(0, 2, size=5))
 
 
-def test_masked_and_dynamic_sparse_gradients(rng):
+def test_masked_and_dynamic_sparse_gradients(rng, kernel_impl):
     net = SpectralMLP([4, 6, 3], train="spectral", activation="tanh", seed=2, dtype="float64")
     net.layers[0].mask = rng.random((6, 4)) > 0.4
     net.layers[1].sparsity = 0.5

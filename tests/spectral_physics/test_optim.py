@@ -6,7 +6,7 @@ import pytest
 from spectral_physics.optim import SGD, Adam, Adamax, make_optimizer
 
 
-def test_adam_first_steps_match_formula():
+def test_adam_first_steps_match_formula(kernel_impl):
     p = {"w": np.array([1.0, -2.0])}
     g1, g2 = np.array([0.5, -4.0]), np.array([-1.0, 2.0])
     opt = Adam(lr=0.1, eps=1e-8)
@@ -20,7 +20,7 @@ def test_adam_first_steps_match_formula():
     np.testing.assert_allclose(p["w"], np.array([0.9, -1.9]) - step, rtol=1e-6)
 
 
-def test_sgd_momentum_and_penalties():
+def test_sgd_momentum_and_penalties(kernel_impl):
     p = {"w": np.array([2.0])}
     opt = SGD(lr=0.1, momentum=0.5, l2={"w": 0.25}, l1={"w": 1.0})
     opt.step([p], [{"w": np.array([1.0])}])
@@ -31,7 +31,7 @@ def test_sgd_momentum_and_penalties():
     np.testing.assert_allclose(p["w"], [1.7 - 0.1 * (0.5 * 3 + g)])
 
 
-def test_adamax_first_step():
+def test_adamax_first_step(kernel_impl):
     p = {"w": np.array([0.0, 0.0])}
     Adamax(lr=0.015, eps=0.0).step([p], [{"w": np.array([3.0, -0.5])}])
     np.testing.assert_allclose(p["w"], [-0.015, 0.015])

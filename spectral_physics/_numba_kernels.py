@@ -1,0 +1,88 @@
+"""Numba-compiled loops behind :mod:`spectral_physics.kernels` (CPU, NumPy arrays).
+
+Imported on first use only: importing Numba costs a few tenths of a second, and
+compiling a kernel about one second the first time (the machine code is cached in
+``__pycache__`` afterwards). Every array argument is C-contiguous and every scalar has
+the arrays' dtype, so float32 stays float32; the callers in ``kernels`` guarantee both.
+
+``error_model="numpy"`` drops Python's zero-division check, which would otherwise
+put a branch in every iteration and stop the loops from vectorising. Only the kernel
+with reductions allows reassociation, so that its sums vectorise; the element-wise
+kernels compute exactly the expressions written.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_OPTS = {"cache": True, "error_model": "numpy", "nogil": True}
+
+
+@njit(**_OPTS)
+def spectral_weight(phi, lam_in, lam_out, w):  # pragma: no cover - compiled
+    """``w[e, i, j] = (lam_in[e, j] - lam_out[e, i]) * phi[e, i, j]``."""
+    n_e, n_out, n_in = phi.shape
+    for e in range(n_e):
+        for i in range(n_out):
+            lo = lam_out[e, i]
+            for j in range(n_in):
+                w[e, i, j] = (lam_in[e, j] - lo) * phi[e, i, j]
+
+
+@njit(fastmath={"reassoc"}, **_OPTS)
+def spectral_grads(g, phi, lam_in, lam_out, dphi, dlam_in, dlam_out, want_dphi):  # pragma: no cover
+    """One pass over ``G``: ``dphi = G * (lam_in - lam_out)`` and the two sums of ``G * phi``.
+
+    The eigenvalue gradients are accumulated in float64 whatever the arrays' dtype.
+    """
+    n_e, n_out, n_in = phi.shape
+    acc = np.empty(n_in, dtype=np.float64)
+    for e in range(n_e):
+        acc[:] = 0.0
+        for i in range(n_out):
+            lo = lam_out[e, i]
+            s = 0.0
+            for j in range(n_in):
+                gij = g[e, i, j]
+                t = gij * phi[e, i, j]
+                acc[j] += t
+                s += t
+                if want_dphi:
+                    dphi[e, i, j] = gij * (lam_in[e, j] - lo)
+            dlam_out[e, i] = -s
+        for j in range(n_in):
+            dlam_in[e, j] = acc[j]
+
+
+@njit(**_OPTS)
+def adam(p, g, m, v, beta1, beta2, one_m_beta1, one_m_beta2, step, eps):  # pragma: no cover
+    """``m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step m / (sqrt(v) + eps)``."""
+    for k in range(p.size):
+        gk = g[k]
+        mk = beta1 * m[k] + one_m_beta1 * gk
+        vk = beta2 * v[k] + one_m_beta2 * (gk * gk)
+        m[k] = mk
+        v[k] = vk
+        p[k] -= step * (mk / (np.sqrt(vk) + eps))
+
+
+@njit(**_OPTS)
+def adamax(p, g, m, u, beta1, beta2, one_m_beta1, step, eps):  # pragma: no cover
+    """``m = b1 m + (1 - b1) g; u = max(b2 u, |g|); p -= step m / (u + eps)``."""
+    for k in range(p.size):
+        gk = g[k]
+        mk = beta1 * m[k] + one_m_beta1 * gk
+        uk = max(beta2 * u[k], abs(gk))
+        m[k] = mk
+        u[k] = uk
+        p[k] -= step * (mk / (uk + eps))
+
+
+@njit(**_OPTS)
+def sgd(p, g, v, momentum, lr):  # pragma: no cover
+    """``v = mu v + g; p -= lr v``."""
+    for k in range(p.size):
+        vk = momentum * v[k] + g[k]
+        v[k] = vk
+        p[k] -= lr * vk

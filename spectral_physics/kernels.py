@@ -1,0 +1,274 @@
+"""Fused element-wise kernels of a training step: weights, their chain rule, optimiser updates.
+
+Outside the matrix products, a training step spends its time in element-wise work on the
+large ``(N_out, N_in)`` blocks: forming ``W = (lam_in - lam_out) * phi``, chaining
+``G = dL/dW`` to ``phi`` and to the eigenvalues, and the optimiser update. That work is
+memory-bound, and written as array expressions it reads and writes each block 3 to 12
+times per step (Adam alone is 12 passes). Here each is one loop over the block.
+
+Every kernel has two implementations with the same contract:
+
+``numba``
+    Compiled loops (:mod:`spectral_physics._numba_kernels`) for C-contiguous NumPy arrays
+    of one floating dtype; compiled on first use and cached on disk.
+``array``
+    Array-module expressions, used for CuPy arrays, for anything the compiled loops do not
+    take (non-contiguous or mixed-dtype arrays), and where Numba is not installed.
+
+``SPECTRAL_PHYSICS_KERNELS=array`` (read at import) or :func:`set_implementation` forces the
+array implementation, ``numba`` demands the compiled one (an error if Numba is missing), and
+``auto`` (the default) takes the compiled one where it applies. The two agree to rounding:
+the compiled loops accumulate the eigenvalue gradients in float64 and evaluate the
+optimiser updates in a different but equivalent order.
+
+Shapes: blocks are ``(..., N_out, N_in)``, ``lam_in`` is ``(..., N_in)`` and ``lam_out``
+``(..., N_out)``, the leading axes being the ensemble axes of :mod:`spectral_physics.layers`.
+
+Example
+-------
+>>> import numpy as np
+>>> from spectral_physics.kernels import spectral_weight
+>>> spectral_weight(np.ones((2, 3)), np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0])).tolist()
+[[1.0, 2.0, 3.0], [0.0, 1.0, 2.0]]
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from types import ModuleType
+
+import numpy as np
+
+from .backend import array_module
+
+__all__ = [
+    "KERNEL_CHOICES",
+    "set_implementation",
+    "kernel_implementation",
+    "spectral_weight",
+    "spectral_grads",
+    "adam_update",
+    "adamax_update",
+    "sgd_update",
+]
+
+#: accepted values of ``SPECTRAL_PHYSICS_KERNELS``
+KERNEL_CHOICES = ("auto", "numba", "array")
+
+
+# read once: the kernels run several times per training step
+_CHOICE = (os.environ.get("SPECTRAL_PHYSICS_KERNELS", "auto") or "auto").lower()
+
+
+def _choice() -> str:
+    if _CHOICE not in KERNEL_CHOICES:
+        raise ValueError(f"SPECTRAL_PHYSICS_KERNELS must be one of {KERNEL_CHOICES}, got {_CHOICE!r}")
+    return _CHOICE
+
+
+def set_implementation(choice: str) -> str:
+    """Choose the kernels' implementation for this process; returns the previous choice.
+
+    Parameters
+    ----------
+    choice : {"auto", "numba", "array"}
+        As ``SPECTRAL_PHYSICS_KERNELS``.
+    """
+    global _CHOICE
+    choice = str(choice).lower()
+    if choice not in KERNEL_CHOICES:
+        raise ValueError(f"choice must be one of {KERNEL_CHOICES}, got {choice!r}")
+    prev, _CHOICE = _CHOICE, choice
+    return prev
+
+
+@functools.cache
+def _compiled() -> ModuleType | None:
+    try:
+        from . import _numba_kernels
+    except ImportError:
+        return None
+    return _numba_kernels
+
+
+def _numba_for(*arrays) -> ModuleType | None:
+    """The compiled kernels if they apply to ``arrays``, else ``None`` (array implementation)."""
+    choice = _choice()
+    if choice == "array":
+        return None
+    mod = _compiled()
+    if mod is None:
+        if choice == "numba":
+            raise ImportError("SPECTRAL_PHYSICS_KERNELS=numba but Numba is not installed (pip install numba)")
+        return None
+    dtype = arrays[0].dtype
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
+            return None
+    return mod if dtype in (np.float32, np.float64) else None
+
+
+def kernel_implementation(*arrays) -> str:
+    """Which implementation the kernels would use for ``arrays``: ``"numba"`` or ``"array"``."""
+    return "array" if _numba_for(*arrays) is None else "numba"
+
+
+def _as_blocks(phi, lam_in, lam_out):
+    """3-D views ``(E, N_out, N_in)``, ``(E, N_in)``, ``(E, N_out)``; ``None`` if shapes do not nest."""
+    n_out, n_in = phi.shape[-2:]
+    lead = phi.shape[:-2]
+    if lam_in.shape != lead + (n_in,) or lam_out.shape != lead + (n_out,):
+        return None
+    return phi.reshape(-1, n_out, n_in), lam_in.reshape(-1, n_in), lam_out.reshape(-1, n_out)
+
+
+def spectral_weight(phi, lam_in, lam_out):
+    """Direct-space weights ``w_ij = (lam_in_j - lam_out_i) * phi_ij``.
+
+    Parameters
+    ----------
+    phi : array, shape (..., N_out, N_in)
+    lam_in : array, shape (..., N_in)
+    lam_out : array, shape (..., N_out)
+
+    Returns
+    -------
+    w : array, shape (..., N_out, N_in)
+        A new array.
+    """
+    mod = _numba_for(phi, lam_in, lam_out)
+    blocks = _as_blocks(phi, lam_in, lam_out) if mod is not None else None
+    if blocks is None:
+        return (lam_in[..., None, :] - lam_out[..., :, None]) * phi
+    w = np.empty_like(phi)
+    mod.spectral_weight(*blocks, w.reshape(blocks[0].shape))
+    return w
+
+
+def spectral_grads(g, phi, lam_in, lam_out, want_dphi: bool = True):
+    """Chain ``G = dL/dW`` through ``w_ij = (lam_in_j - lam_out_i) phi_ij`` (DESIGN.md section 1).
+
+    ::
+
+        dL/dphi_ij   = G_ij (lam_in_j - lam_out_i)
+        dL/dlam_in_j = sum_i G_ij phi_ij,     dL/dlam_out_i = -sum_j G_ij phi_ij
+
+    Parameters
+    ----------
+    g : array, shape (..., N_out, N_in)
+        ``dL/dW``; may be overwritten.
+    phi : array, shape (..., N_out, N_in)
+    lam_in : array, shape (..., N_in)
+    lam_out : array, shape (..., N_out)
+    want_dphi : bool
+        Whether ``dL/dphi`` is needed (it costs a write of the whole block).
+
+    Returns
+    -------
+    dphi : array, shape (..., N_out, N_in), or None
+    dlam_in : array, shape (..., N_in)
+    dlam_out : array, shape (..., N_out)
+    """
+    mod = _numba_for(g, phi, lam_in, lam_out)
+    blocks = _as_blocks(phi, lam_in, lam_out) if mod is not None and g.shape == phi.shape else None
+    if blocks is None:
+        dphi = g * (lam_in[..., None, :] - lam_out[..., :, None]) if want_dphi else None
+        g *= phi  # G * phi in place: G is not needed any more
+        return dphi, g.sum(axis=-2), -g.sum(axis=-1)
+    phi3, lam_in2, lam_out2 = blocks
+    dphi = np.empty_like(phi) if want_dphi else None
+    dlam_in, dlam_out = np.empty_like(lam_in), np.empty_like(lam_out)
+    mod.spectral_grads(
+        g.reshape(phi3.shape), phi3, lam_in2, lam_out2,
+        (dphi if want_dphi else g).reshape(phi3.shape),  # g is a typed placeholder, never written
+        dlam_in.reshape(lam_in2.shape), dlam_out.reshape(lam_out2.shape), want_dphi,
+    )
+    return dphi, dlam_in, dlam_out
+
+
+def _flat(*arrays):
+    return [a.reshape(-1) for a in arrays]
+
+
+def adam_update(p, g, m, v, tmp, beta1: float, beta2: float, step: float, eps: float) -> None:
+    """One Adam update of ``p`` in place.
+
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g**2``, ``p -= step * m / (sqrt(v) + eps)``,
+    where the caller folds Adam's bias corrections into ``step`` and ``eps``.
+
+    Parameters
+    ----------
+    p, g, m, v, tmp : arrays of one shape
+        Parameter, gradient, first and second moments (updated in place) and a scratch
+        array for the array implementation (``None``: allocated when needed).
+    beta1, beta2, step, eps : float
+    """
+    mod = _numba_for(p, g, m, v)
+    if mod is not None:
+        t = p.dtype.type
+        mod.adam(*_flat(p, g, m, v), t(beta1), t(beta2), t(1 - beta1), t(1 - beta2), t(step), t(eps))
+        return
+    xp = array_module(p)
+    tmp = xp.empty_like(p) if tmp is None else tmp
+    # m = b1 m + (1 - b1) g written as b1 (m - g) + g: three passes, no temporary
+    m -= g
+    m *= beta1
+    m += g
+    xp.multiply(g, g, out=tmp)
+    v -= tmp
+    v *= beta2
+    v += tmp
+    xp.sqrt(v, out=tmp)
+    tmp += eps
+    xp.divide(m, tmp, out=tmp)
+    tmp *= step
+    p -= tmp
+
+
+def adamax_update(p, g, m, u, tmp, beta1: float, beta2: float, step: float, eps: float) -> None:
+    """One Adamax update of ``p`` in place.
+
+    ``m = b1 m + (1 - b1) g``, ``u = max(b2 u, |g|)``, ``p -= step * m / (u + eps)``.
+
+    Parameters
+    ----------
+    p, g, m, u, tmp : arrays of one shape
+    beta1, beta2, step, eps : float
+    """
+    mod = _numba_for(p, g, m, u)
+    if mod is not None:
+        t = p.dtype.type
+        mod.adamax(*_flat(p, g, m, u), t(beta1), t(beta2), t(1 - beta1), t(step), t(eps))
+        return
+    xp = array_module(p)
+    tmp = xp.empty_like(p) if tmp is None else tmp
+    m -= g
+    m *= beta1
+    m += g
+    u *= beta2
+    xp.abs(g, out=tmp)
+    xp.maximum(u, tmp, out=u)
+    xp.add(u, eps, out=tmp)
+    xp.divide(m, tmp, out=tmp)
+    tmp *= step
+    p -= tmp
+
+
+def sgd_update(p, g, v, tmp, momentum: float, lr: float) -> None:
+    """One heavy-ball SGD update of ``p`` in place: ``v = mu v + g``, ``p -= lr v``.
+
+    Parameters
+    ----------
+    p, g, v, tmp : arrays of one shape
+    momentum, lr : float
+    """
+    mod = _numba_for(p, g, v)
+    if mod is not None:
+        t = p.dtype.type
+        mod.sgd(*_flat(p, g, v), t(momentum), t(lr))
+        return
+    v *= momentum
+    v += g
+    p -= array_module(p).multiply(v, lr, out=tmp)
+

@@ -1,0 +1,117 @@
+"""Fused kernels: known answers, and the compiled loops against the array expressions."""
+
+import numpy as np
+import pytest
+
+from spectral_physics import kernels
+
+SHAPES = [(), (3,)]  # a single network and an ensemble of three
+
+
+@pytest.fixture
+def impl():
+    prev = kernels.set_implementation("auto")
+    yield
+    kernels.set_implementation(prev)
+
+
+def _blocks(rng, lead, dtype, n_out=5, n_in=7):
+    phi = rng.normal(size=lead + (n_out, n_in)).astype(dtype)
+    g = rng.normal(size=lead + (n_out, n_in)).astype(dtype)
+    return g, phi, rng.normal(size=lead + (n_in,)).astype(dtype), rng.normal(size=lead + (n_out,)).astype(dtype)
+
+
+def _both(fn):
+    """``fn()`` under the compiled kernels and under the array expressions."""
+    out = []
+    for choice in ("numba", "array"):
+        prev = kernels.set_implementation(choice)
+        try:
+            out.append(fn())
+        finally:
+            kernels.set_implementation(prev)
+    return out
+
+
+def test_known_answers(kernel_impl):
+    phi = np.array([[1.0, 2.0], [3.0, 4.0]])
+    lam_in, lam_out = np.array([2.0, -1.0]), np.array([0.5, 1.0])
+    np.testing.assert_array_equal(kernels.spectral_weight(phi, lam_in, lam_out), [[1.5, -3.0], [3.0, -8.0]])
+    g = np.array([[1.0, 1.0], [1.0, 2.0]])
+    dphi, dlam_in, dlam_out = kernels.spectral_grads(g, phi, lam_in, lam_out)
+    np.testing.assert_array_equal(dphi, [[1.5, -1.5], [1.0, -4.0]])
+    np.testing.assert_array_equal(dlam_in, [4.0, 10.0])  # column sums of G * phi
+    np.testing.assert_array_equal(dlam_out, [-3.0, -11.0])  # minus row sums
+
+
+@pytest.mark.parametrize("lead", SHAPES)
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-13), ("float32", 2e-5)])
+def test_spectral_kernels_agree(rng, lead, dtype, rtol):
+    g, phi, lam_in, lam_out = _blocks(rng, lead, dtype)
+    a, b = _both(lambda: kernels.spectral_weight(phi, lam_in, lam_out))
+    assert a.dtype == b.dtype == np.dtype(dtype) and a.shape == phi.shape
+    np.testing.assert_allclose(a, b, rtol=rtol)
+    (d1, i1, o1), (d2, i2, o2) = _both(lambda: kernels.spectral_grads(g.copy(), phi, lam_in, lam_out))
+    for x, y in ((d1, d2), (i1, i2), (o1, o2)):
+        assert x.dtype == y.dtype == np.dtype(dtype) and x.shape == y.shape
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol)
+    assert kernels.spectral_grads(g.copy(), phi, lam_in, lam_out, want_dphi=False)[0] is None
+
+
+def test_eigenvalue_sums_accumulate_in_float64(impl):
+    # 10^4 rows of float32 ones plus one large entry: a float32 running sum loses the small terms
+    n_out = 10_000
+    phi = np.ones((n_out, 1), np.float32)
+    g = np.full((n_out, 1), 1e-4, np.float32)
+    g[0, 0] = 1e4
+    _, dlam_in, _ = kernels.spectral_grads(g, phi, np.zeros(1, np.float32), np.zeros(n_out, np.float32))
+    assert dlam_in.dtype == np.float32
+    np.testing.assert_allclose(dlam_in, [1e4 + 0.9999], rtol=1e-7)
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-14), ("float32", 1e-5)])
+def test_optimiser_kernels_agree(rng, dtype, rtol):
+    p0, g = rng.normal(size=(2, 4, 6)).astype(dtype)
+    m0, v0 = rng.normal(size=(4, 6)).astype(dtype), rng.random((4, 6)).astype(dtype)
+
+    def run(update, *consts):
+        p, m, v = p0.copy(), m0.copy(), v0.copy()
+        update(p, g, m, v, None, *consts)
+        return p, m, v
+
+    for update, consts in ((kernels.adam_update, (0.9, 0.999, 0.01, 1e-7)),
+                           (kernels.adamax_update, (0.9, 0.999, 0.01, 1e-7))):
+        for x, y in zip(*_both(lambda: run(update, *consts))):  # noqa: B023 - called at once
+            assert x.dtype == np.dtype(dtype)
+            np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol)
+
+    def sgd():
+        p, v = p0.copy(), m0.copy()
+        kernels.sgd_update(p, g, v, None, 0.9, 0.1)
+        return p, v
+
+    for x, y in zip(*_both(sgd)):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol)
+
+
+def test_falls_back_where_the_compiled_loops_do_not_apply(rng, impl):
+    g, phi, lam_in, lam_out = _blocks(rng, (), "float64")
+    assert kernels.kernel_implementation(phi, lam_in, lam_out) == "numba"
+    phi_t = np.asfortranarray(phi)  # same values, not C-contiguous
+    assert kernels.kernel_implementation(phi_t, lam_in, lam_out) == "array"
+    assert kernels.kernel_implementation(phi.astype(np.float32), lam_in, lam_out) == "array"
+    np.testing.assert_allclose(kernels.spectral_weight(phi_t, lam_in, lam_out),
+                               kernels.spectral_weight(phi, lam_in, lam_out), rtol=1e-15)
+
+
+def test_implementation_choice(monkeypatch, impl):
+    with pytest.raises(ValueError, match="choice"):
+        kernels.set_implementation("fortran")
+    kernels.set_implementation("array")
+    assert kernels.kernel_implementation(np.zeros(3)) == "array"
+    kernels.set_implementation("numba")
+    monkeypatch.setattr(kernels, "_compiled", lambda: None)  # as if Numba were not installed
+    with pytest.raises(ImportError, match="Numba"):
+        kernels.kernel_implementation(np.zeros(3))
+    kernels.set_implementation("auto")
+    assert kernels.kernel_implementation(np.zeros(3)) == "array"
