@@ -25,8 +25,9 @@ import statistics
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
-from spectral_physics import SpectralMLP, fit, load_dataset
+from spectral_physics import SpectralMLP, fit, kernels, load_dataset
 from spectral_physics.backend import get_xp, synchronize, to_device
 
 
@@ -78,6 +79,10 @@ def main(argv=None) -> int:
     xp = get_xp(args.device)
     sizes = [784, 500, 10]
     rows = []
+    probe = SpectralMLP(sizes, train="spectral", seed=0, device=args.device).layers[0]
+    kernel_impl = kernels.kernel_implementation(probe.phi, probe.lam_in, probe.lam_out)
+    blas_threads = max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=None)
+    print(f"device {args.device}, element-wise kernels: {kernel_impl}, BLAS threads: {blas_threads}", flush=True)
     for preset in args.presets.split(","):
         net = SpectralMLP(sizes, train=preset, seed=0, device=args.device)
         fit(net, data, epochs=1, progress=False)  # warm-up: allocations, BLAS threads, data to device
@@ -95,7 +100,8 @@ def main(argv=None) -> int:
         print(f"{preset:10s} epoch {row['epoch_s']:.3f} s   floor {row['floor_s']:.3f} s   "
               f"ratio {row['ratio']:.2f}   ({net.n_trainable} trainable)", flush=True)
     info = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "numpy": np.__version__, "device": args.device, "rows": rows}
+            "numpy": np.__version__, "device": args.device, "kernels": kernel_impl,
+            "blas_threads": blas_threads, "rows": rows}
     try:
         info["blas"] = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
     except Exception:  # noqa: BLE001 - informational only
