@@ -86,3 +86,34 @@ def sgd(p, g, v, momentum, lr):  # pragma: no cover
         vk = momentum * v[k] + g[k]
         v[k] = vk
         p[k] -= lr * vk
+
+
+@njit(**_OPTS)
+def kth_smallest_abs_bits(bits, k, abs_mask, shift, out):  # pragma: no cover - compiled
+    """Bit pattern of the ``k``-th smallest ``|w|`` of each row of ``bits`` (1-based ``k``).
+
+    ``bits`` is the unsigned-integer view of the floats: with the sign bit cleared
+    (``abs_mask``) the order of the patterns is the order of ``|w|`` (NaN last, as in
+    ``numpy.partition``). A radix select: one pass counts the rows' entries per bucket of
+    the top 16 bits (``>> shift``), a second collects the bucket holding the ``k``-th
+    entry, which is partitioned.
+    """
+    n_rows, n = bits.shape
+    hist = np.zeros(1 << 16, dtype=np.int64)
+    for r in range(n_rows):
+        hist[:] = 0
+        for j in range(n):
+            hist[(bits[r, j] & abs_mask) >> shift] += 1
+        below = 0
+        b = 0
+        while below + hist[b] < k:
+            below += hist[b]
+            b += 1
+        cand = np.empty(hist[b], dtype=bits.dtype)
+        t = 0
+        for j in range(n):
+            v = bits[r, j] & abs_mask
+            if (v >> shift) == b:
+                cand[t] = v
+                t += 1
+        out[r] = np.partition(cand, k - below - 1)[k - below - 1]

@@ -51,6 +51,7 @@ __all__ = [
     "adam_update",
     "adamax_update",
     "sgd_update",
+    "kth_smallest_abs",
 ]
 
 #: accepted values of ``SPECTRAL_PHYSICS_KERNELS``
@@ -272,3 +273,42 @@ def sgd_update(p, g, v, tmp, momentum: float, lr: float) -> None:
     v += g
     p -= array_module(p).multiply(v, lr, out=tmp)
 
+
+
+#: unsigned view, sign-bit mask and shift to the top 16 magnitude bits, per float dtype
+_BITS = {
+    np.dtype(np.float32): (np.uint32, np.uint32(0x7FFFFFFF), np.uint32(15)),
+    np.dtype(np.float64): (np.uint64, np.uint64(0x7FFFFFFFFFFFFFFF), np.uint64(47)),
+}
+
+
+def kth_smallest_abs(w, k: int):
+    """The ``k``-th smallest ``|w|`` over the last two axes (the dynamic-sparsity threshold).
+
+    Equals ``partition(abs(w).reshape(..., -1), k - 1, axis=-1)[..., k - 1]``; the compiled
+    version is a radix select (two passes over ``w``) instead of a partition of a copy,
+    about 6x faster on a 500 x 784 block.
+
+    Parameters
+    ----------
+    w : array, shape (..., N_out, N_in)
+    k : int
+        ``1 <= k <= N_out * N_in``.
+
+    Returns
+    -------
+    threshold : array, shape (...)
+        Same dtype as ``w``.
+    """
+    n = w.shape[-1] * w.shape[-2]
+    if not 1 <= k <= n:
+        raise ValueError(f"k must lie in [1, {n}], got {k!r}")
+    lead = w.shape[:-2]
+    mod = _numba_for(w)
+    if mod is None:
+        a = array_module(w).abs(w).reshape(lead + (n,))
+        return array_module(w).partition(a, k - 1, axis=-1)[..., k - 1]
+    uint, abs_mask, shift = _BITS[w.dtype]
+    out = np.empty(lead, dtype=uint)
+    mod.kth_smallest_abs_bits(w.reshape(-1, n).view(uint), k, abs_mask, shift, out.reshape(-1))
+    return out.view(w.dtype)

@@ -364,13 +364,11 @@ class SpectralLayer:
         if self.sparsity is None or self.sparsity == 0.0:
             return self.mask
         xp = array_module(w)
-        a = xp.abs(w).reshape(w.shape[:-2] + (-1,))
-        k = int(round(self.sparsity * a.shape[-1]))
+        k = int(round(self.sparsity * w.shape[-1] * w.shape[-2]))
         if k == 0:
             dyn = xp.ones(w.shape, dtype=bool)
         else:
-            thresh = xp.partition(a, k - 1, axis=-1)[..., k - 1 : k]
-            dyn = (a > thresh).reshape(w.shape)
+            dyn = xp.abs(w) > kernels.kth_smallest_abs(w, k)[..., None, None]
         return dyn if self.mask is None else dyn & self.mask
 
     # ------------------------------------------------------------------ passes

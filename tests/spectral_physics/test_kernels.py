@@ -115,3 +115,26 @@ def test_implementation_choice(monkeypatch, impl):
         kernels.kernel_implementation(np.zeros(3))
     kernels.set_implementation("auto")
     assert kernels.kernel_implementation(np.zeros(3)) == "array"
+
+
+@pytest.mark.parametrize("lead", SHAPES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kth_smallest_abs_equals_partition(rng, lead, dtype, kernel_impl):
+    w = rng.normal(size=lead + (40, 30)).astype(dtype)
+    flat = w.reshape(lead + (-1,))
+    flat[..., ::7] = 0.0  # ties at zero
+    flat[..., 1::5] = -flat[..., 2::5]  # ties of |w| with opposite signs
+    n = 1200
+    for k in (1, 2, 600, 1080, 1199, n):
+        got = kernels.kth_smallest_abs(w, k)
+        want = np.partition(np.abs(flat), k - 1, axis=-1)[..., k - 1]
+        assert got.dtype == w.dtype and got.shape == lead
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="k must"):
+        kernels.kth_smallest_abs(w, 0)
+
+
+def test_kth_smallest_abs_known_answer_and_nan(kernel_impl):
+    w = np.array([[3.0, -1.0], [-2.0, np.nan]], dtype=np.float32)
+    assert [float(kernels.kth_smallest_abs(w, k)) for k in (1, 2, 3)] == [1.0, 2.0, 3.0]
+    assert np.isnan(kernels.kth_smallest_abs(w, 4))  # NaN sorts last, as in numpy.partition
