@@ -26,9 +26,9 @@ How a sweep runs
 * The seeds of one grid point train together as one ensemble
   (``SpectralMLP(sizes, seed=seeds)``): one batched matrix product per layer and step,
   each member with its own initialisation and data order, and the same numbers as
-  training the members one by one (bit for bit on NumPy; see the tests). A point whose
-  ensemble diverges is retrained member by member so only the diverged seeds are
-  marked ``status = 1`` with NaN metrics.
+  training the members one by one (bit for bit on NumPy; see the tests). When an
+  ensemble diverges, the members the error names are marked ``status = 1`` with NaN
+  metrics and the others are retrained together.
 * Grid points are tasks submitted to a :class:`concurrent.futures.Executor`: a local
   process pool by default, ``client.get_executor()`` of a ``dask.distributed.Client``
   for a cluster (``scheduler="tcp://host:port"``), or any executor you pass.
@@ -553,11 +553,20 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             a, l_, s, n_trainable, sizes, ok = _train(params, [seeds[i] for i in grp], data,
                                                       task.get("device"), ensemble=len(grp) > 1)
         except DivergenceError as exc:
-            if len(grp) > 1:  # find which members diverged: retrain them one by one
+            if len(grp) > 1 and not exc.members:  # unknown members: retrain them one by one
                 groups[:0] = [[i] for i in grp]
                 continue
-            a, l_, s, ok = np.full(1, np.nan), np.full(1, np.nan), np.nan, np.zeros(1, bool)
-            message[grp[0]] = str(exc)
+            # a member trains exactly as it would alone, so the members the error names
+            # diverge alone too; the others are retrained together
+            bad = set(exc.members) if len(grp) > 1 else {0}
+            rest = [i for j, i in enumerate(grp) if j not in bad]
+            if rest:
+                groups.insert(0, rest)
+            grp = [i for j, i in enumerate(grp) if j in bad]
+            a, l_, s = np.full(len(grp), np.nan), np.full(len(grp), np.nan), np.nan
+            ok = np.zeros(len(grp), bool)
+            for i in grp:
+                message[i] = str(exc)
         for j, i in enumerate(grp):
             if ok[j]:
                 acc[i], loss[i], secs[i] = a[j], l_[j], s

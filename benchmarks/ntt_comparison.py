@@ -66,14 +66,6 @@ def build_dataset(acc, secs, ntt_loss, args, names, densities, wirings, seeds) -
     return ds
 
 
-def standardize(data):
-    """Inputs shifted and scaled by the training set's global mean and std (reference preprocessing)."""
-    import dataclasses
-
-    mean, std = float(data.x_train.mean()), float(data.x_train.std())
-    return dataclasses.replace(data, x_train=(data.x_train - mean) / std, x_test=(data.x_test - mean) / std)
-
-
 def schedule(args) -> dict:
     return {"ntt_steps": args.ntt_steps, "ntt_lr": NTT_DEFAULTS["lr"], "ntt_batch": NTT_DEFAULTS["batch_size"],
             "lambda_k": args.lambda_k, "lambda_2": args.lambda_2,
@@ -133,7 +125,7 @@ def main(argv=None) -> int:
         if args.subset or args.test_subset:
             data = data.subset(args.subset or data.n_train, seed=0, n_test=args.test_subset)
         if args.standardize:
-            data = standardize(data)
+            data = data.standardized()
         for s_i, seed in enumerate(seeds):
             base = make_teacher(args.sizes, seed=seed)
             pick = np.random.default_rng(seed).choice(data.n_train, args.snip_batch, replace=False)

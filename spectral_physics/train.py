@@ -35,14 +35,25 @@ __all__ = ["fit", "History", "Callback", "DivergenceError", "split_data"]
 
 
 class DivergenceError(FloatingPointError):
-    """The loss became NaN or infinite; ``epoch`` and ``step`` say where (both from 1)."""
+    """The loss became NaN or infinite; ``epoch`` and ``step`` say where (both from 1).
 
-    def __init__(self, epoch: int, step: int, loss: Any) -> None:
+    Attributes
+    ----------
+    epoch, step : int
+    loss : float or list of float
+        The step's loss (one per member for an ensemble).
+    members : list of int or None
+        For an ensemble, the members whose loss is not finite; ``None`` for one network.
+    """
+
+    def __init__(self, epoch: int, step: int, loss: Any, members: list[int] | None = None) -> None:
+        who = "" if members is None else f" for ensemble member(s) {list(members)}"
         super().__init__(
-            f"training diverged: loss is {loss} at epoch {epoch}, step {step}; "
+            f"training diverged{who}: loss is {loss} at epoch {epoch}, step {step}; "
             "lower the learning rate or check the inputs"
         )
         self.epoch, self.step, self.loss = epoch, step, loss
+        self.members = None if members is None else [int(m) for m in members]
 
 
 class Callback:
@@ -237,7 +248,7 @@ def fit(
                 grads = net.backward(dlogits)
                 losses[s] = loss
                 if on_host and not np.isfinite(loss).all():
-                    raise DivergenceError(epoch, s + 1, loss.tolist())
+                    raise DivergenceError(epoch, s + 1, loss.tolist(), _bad_members(loss, ens))
                 opt.step(net.params, grads)
                 for cb in callbacks:
                     cb.on_step_end(net, epoch, s + 1)
@@ -246,7 +257,8 @@ def fit(
                 bad = ~xp.isfinite(losses)
                 if bool(bad.any()):
                     first = int(xp.argmax(bad.reshape(steps, -1).any(axis=1)))
-                    raise DivergenceError(epoch, first + 1, to_numpy(losses[first]).tolist())
+                    row = to_numpy(losses[first])
+                    raise DivergenceError(epoch, first + 1, row.tolist(), _bad_members(row, ens))
             from .backend import synchronize
 
             synchronize(xp)
@@ -293,6 +305,10 @@ def fit(
     for cb in callbacks:
         cb.on_train_end(net, history)
     return history
+
+
+def _bad_members(loss, ens) -> list[int] | None:
+    return np.flatnonzero(~np.isfinite(np.asarray(loss))).tolist() if ens else None
 
 
 def _out(v):

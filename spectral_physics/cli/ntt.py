@@ -85,11 +85,7 @@ def run(args) -> int:
         raise CLIError(f"--sizes {','.join(map(str, args.sizes))} does not fit {data.name}: it needs "
                        f"{data.x_train.shape[1]} inputs and {data.n_classes} outputs")
     if args.standardize:
-        import dataclasses
-
-        mean, std = float(data.x_train.mean()), float(data.x_train.std())
-        if std > 0:
-            data = dataclasses.replace(data, x_train=(data.x_train - mean) / std, x_test=(data.x_test - mean) / std)
+        data = data.standardized()
     progress = not args.no_progress and sys.stderr.isatty()
     teacher = make_teacher(args.sizes, activation=args.activation, seed=args.seed, dtype=args.dtype)
     try:

@@ -115,7 +115,8 @@ def test_diverged_point_is_kept_with_status_and_nan(tmp_path):
     assert pending_points(spec, tmp_path / "pts") == []  # recorded, not dropped
 
 
-def test_one_diverged_member_does_not_sink_its_ensemble(tmp_path, monkeypatch):
+@pytest.mark.parametrize("named", [True, False])
+def test_one_diverged_member_does_not_sink_its_ensemble(tmp_path, monkeypatch, named):
     import analysis.phase as phase
     from spectral_physics.train import DivergenceError
 
@@ -125,13 +126,15 @@ def test_one_diverged_member_does_not_sink_its_ensemble(tmp_path, monkeypatch):
     def flaky(params, seeds, data, device, ensemble):
         calls.append(list(seeds))
         if 1 in seeds:  # seed 1 diverges, alone or inside the ensemble
-            raise DivergenceError(1, 3, float("nan"))
+            members = [list(seeds).index(1)] if ensemble and named else None
+            raise DivergenceError(1, 3, float("nan"), members)
         return real(params, seeds, data, device, ensemble)
 
     monkeypatch.setattr(phase, "_train", flaky)
     spec = SweepSpec.from_dict(small_spec(seeds=[0, 1, 2], axes={"train": ["eigen"], "hidden": [4]}))
     ds = run_sweep(spec, tmp_path, workers=1, progress=False)
-    assert calls == [[0, 1, 2], [0], [1], [2]]  # the ensemble, then each member alone
+    # named members: the rest retrain together; unnamed: every member alone
+    assert calls == ([[0, 1, 2], [0, 2]] if named else [[0, 1, 2], [0], [1], [2]])
     assert ds.status.values.ravel().tolist() == [STATUS_OK, STATUS_DIVERGED, STATUS_OK]
     acc = ds.test_accuracy.values.ravel()
     assert np.isfinite(acc[[0, 2]]).all() and np.isnan(acc[1])

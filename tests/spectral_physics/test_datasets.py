@@ -665,3 +665,16 @@ def test_unreachable_mirror_gives_a_clear_error(isolated, monkeypatch):
 def test_no_mirror_configured(isolated):
     with pytest.raises(DatasetError, match="no mirrors"):
         load_dataset("mnist")
+
+
+def test_standardized_uses_training_statistics():
+    d = Dataset("toy", np.array([[0.0, 2.0], [4.0, 6.0]]), np.array([0, 1]),
+                np.array([[3.0, 3.0 + 5**0.5]]), np.array([1]), (2,), 2)
+    s = d.standardized()
+    # training mean 3, standard deviation sqrt(5)
+    np.testing.assert_allclose(s.x_train, (np.array([[0, 2], [4, 6]]) - 3) / 5**0.5, rtol=1e-6)
+    np.testing.assert_allclose(s.x_test, [[0.0, 1.0]], atol=1e-6)
+    assert s.x_train.dtype == np.float32 and s.info["standardized"] == {"mean": 3.0, "std": 5**0.5}
+    np.testing.assert_array_equal(s.y_train, d.y_train)
+    flat = Dataset("c", np.full((3, 2), 7.0), np.zeros(3, int), np.full((1, 2), 8.0), np.zeros(1, int), (2,), 1)
+    np.testing.assert_array_equal(flat.standardized().x_test, [[1.0, 1.0]])  # constant: only shifted

@@ -50,6 +50,20 @@ def test_divergence_names_epoch_and_step(data):
     assert (info.value.epoch, info.value.step) == (2, 4)
 
 
+def test_divergence_names_ensemble_members(data):
+    net = SpectralMLP([12, 16, 3], train="direct", seed=[0, 1, 2])
+
+    class Blowup(Callback):
+        def on_step_end(self, net, epoch, step):
+            if epoch == 1 and step == 2:
+                net.layers[0].weight[1] = np.inf
+
+    with pytest.raises(DivergenceError, match=r"member\(s\) \[1\]: .* epoch 1, step 3") as info:
+        fit(net, data, epochs=2, batch_size=100, lr=1e-3, progress=False, callbacks=[Blowup()])
+    assert info.value.members == [1] and (info.value.epoch, info.value.step) == (1, 3)
+    assert np.isfinite(info.value.loss[0]) and not np.isfinite(info.value.loss[1])
+
+
 def test_early_stopping_restores_best(data):
     net = SpectralMLP([12, 16, 3], train="direct", seed=0)
     seen = []
