@@ -37,6 +37,7 @@ def test_training_reduces_loss_and_history_is_complete(data):
     assert 0 <= rec["test_accuracy"] <= 1 and rec["seconds"] > 0
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf weights, on purpose
 def test_divergence_names_epoch_and_step(data):
     net = SpectralMLP([12, 16, 3], train="direct", seed=0)
 
@@ -50,6 +51,7 @@ def test_divergence_names_epoch_and_step(data):
     assert (info.value.epoch, info.value.step) == (2, 4)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf weights, on purpose
 def test_divergence_names_ensemble_members(data):
     net = SpectralMLP([12, 16, 3], train="direct", seed=[0, 1, 2])
 
