@@ -509,6 +509,13 @@ def _train(params: dict[str, Any], seeds: list[int], data, device, ensemble: boo
     return acc, loss, seconds, net.n_trainable, sizes, ok
 
 
+def _exact_ensembles(device) -> bool:
+    """Whether an ensemble member trains bit for bit as it would alone (NumPy; not CuPy)."""
+    from spectral_physics.backend import resolve_device
+
+    return resolve_device(device) == "cpu"
+
+
 def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     """Train every seed of one grid point; the unit of work sent to an executor.
 
@@ -553,20 +560,27 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             a, l_, s, n_trainable, sizes, ok = _train(params, [seeds[i] for i in grp], data,
                                                       task.get("device"), ensemble=len(grp) > 1)
         except DivergenceError as exc:
-            if len(grp) > 1 and not exc.members:  # unknown members: retrain them one by one
-                groups[:0] = [[i] for i in grp]
-                continue
-            # a member trains exactly as it would alone, so the members the error names
-            # diverge alone too; the others are retrained together
-            bad = set(exc.members) if len(grp) > 1 else {0}
-            rest = [i for j, i in enumerate(grp) if j not in bad]
-            if rest:
-                groups.insert(0, rest)
-            grp = [i for j, i in enumerate(grp) if j in bad]
+            if len(grp) > 1:
+                named = [grp[j] for j in exc.members or []]
+                rest = [i for i in grp if i not in named]
+                # On NumPy a member trains bit for bit as it would alone, so the named members
+                # diverge alone too; CuPy's batched products may round differently, so there
+                # (and when the error names nobody) they are retrained alone to confirm.
+                if not named or not _exact_ensembles(task.get("device")):
+                    groups[:0] = [[i] for i in (named or grp)] + ([rest] if named and rest else [])
+                    continue
+                if rest:
+                    groups.insert(0, rest)
+            else:
+                named = grp
+            losses = exc.loss if isinstance(exc.loss, list) else [exc.loss]
+            for i in named:
+                j = grp.index(i)
+                message[i] = (f"seed {seeds[i]}: training diverged at epoch {exc.epoch}, step {exc.step} "
+                              f"(loss {losses[j] if j < len(losses) else losses[0]})")
+            grp = named
             a, l_, s = np.full(len(grp), np.nan), np.full(len(grp), np.nan), np.nan
             ok = np.zeros(len(grp), bool)
-            for i in grp:
-                message[i] = str(exc)
         for j, i in enumerate(grp):
             if ok[j]:
                 acc[i], loss[i], secs[i] = a[j], l_[j], s

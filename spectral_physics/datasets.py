@@ -353,8 +353,13 @@ class Dataset:
             ``x = (x - mean) / std`` for both splits, float32; ``info["standardized"]``
             holds ``mean`` and ``std``.
         """
-        mean = float(self.x_train.mean(dtype=np.float64))
-        std = float(self.x_train.std(dtype=np.float64))
+        x = self.x_train
+        mean = float(x.sum(dtype=np.float64)) / max(x.size, 1)
+        # squared deviations summed in row blocks: no float64 copy of the training set
+        step = max(1, (1 << 22) // max(x.shape[1], 1))
+        ss = sum(float(np.square(x[i : i + step] - np.float32(mean)).sum(dtype=np.float64))
+                 for i in range(0, x.shape[0], step))
+        std = (ss / max(x.size, 1)) ** 0.5
         scale = std if std > 0 else 1.0
         info = dict(self.info)
         info["standardized"] = {"mean": mean, "std": std}

@@ -104,6 +104,20 @@ def test_falls_back_where_the_compiled_loops_do_not_apply(rng, impl):
                                kernels.spectral_weight(phi, lam_in, lam_out), rtol=1e-15)
 
 
+def test_empty_and_read_only_blocks(rng, impl):
+    empty = np.zeros((4, 0))
+    assert kernels.spectral_weight(empty, np.zeros(0), np.zeros(4)).shape == (4, 0)
+    dphi, dlam_in, dlam_out = kernels.spectral_grads(empty.copy(), empty, np.zeros(0), np.zeros(4))
+    assert dphi.shape == (4, 0) and dlam_in.shape == (0,) and dlam_out.tolist() == [0.0] * 4
+    g, phi, lam_in, lam_out = _blocks(rng, (), "float64")
+    want = kernels.spectral_grads(g.copy(), phi, lam_in, lam_out, want_dphi=False)
+    phi.flags.writeable = False  # read-only input: the array expressions, same numbers
+    assert kernels.kernel_implementation(g, phi) == "array"
+    got = kernels.spectral_grads(g.copy(), phi, lam_in, lam_out, want_dphi=False)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-13)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-13)
+
+
 def test_implementation_choice(monkeypatch, impl):
     with pytest.raises(ValueError, match="choice"):
         kernels.set_implementation("fortran")
@@ -119,7 +133,8 @@ def test_implementation_choice(monkeypatch, impl):
 
 @pytest.mark.parametrize("lead", SHAPES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_kth_smallest_abs_equals_partition(rng, lead, dtype, kernel_impl):
+def test_kth_smallest_abs_equals_partition(rng, lead, dtype, kernel_impl, monkeypatch):
+    monkeypatch.setattr(kernels, "_RADIX_MIN", 0)  # the radix select on a small block too
     w = rng.normal(size=lead + (40, 30)).astype(dtype)
     flat = w.reshape(lead + (-1,))
     flat[..., ::7] = 0.0  # ties at zero
@@ -134,7 +149,8 @@ def test_kth_smallest_abs_equals_partition(rng, lead, dtype, kernel_impl):
         kernels.kth_smallest_abs(w, 0)
 
 
-def test_kth_smallest_abs_known_answer_and_nan(kernel_impl):
+def test_kth_smallest_abs_known_answer_and_nan(kernel_impl, monkeypatch):
+    monkeypatch.setattr(kernels, "_RADIX_MIN", 0)
     w = np.array([[3.0, -1.0], [-2.0, np.nan]], dtype=np.float32)
     assert [float(kernels.kth_smallest_abs(w, k)) for k in (1, 2, 3)] == [1.0, 2.0, 3.0]
     assert np.isnan(kernels.kth_smallest_abs(w, 4))  # NaN sorts last, as in numpy.partition
