@@ -111,7 +111,7 @@ batch_size = 200
 # optimizer = "adam"     # adam | adamax | sgd
 # init = "default"       # default | paper
 # bias = true
-# sparsity = 0.0         # dynamic percentile mask p in [0, 1), applied to every layer
+# sparsity = 0.0         # dynamic percentile mask p in [0, 1) on every layer; records mask turnover
 # dtype = "float32"
 """
 
@@ -482,17 +482,29 @@ def _load_data(name: str, subset: int | None, data_seed: int, n_test: int | None
     return data
 
 
+#: topology turnover of sparse points (TopologyTurnover's history keys): name -> (long_name, comment)
+_TURNOVER = {
+    "mask_flips": ("mask entries changed over the last epoch, summed over layers",
+                   "net change between the masks at the start and the end of the epoch; NaN without sparsity"),
+    "mask_step_flips": ("mask entries changed between consecutive steps of the last epoch, summed over "
+                        "layers and steps", "counts entries that leave and come back; NaN without sparsity"),
+}
+
+
 def _train(params: dict[str, Any], seeds: list[int], data, device, ensemble: bool):
     """Train one network (``ensemble=False``, one seed) or an ensemble; returns metrics per member."""
     from spectral_physics import SpectralMLP, fit
+    from spectral_physics.sparse import TopologyTurnover
 
     sizes = [data.n_features, *params["hidden"], data.n_classes]
     net = SpectralMLP(sizes, train=params["train"], activation=params["activation"],
                       seed=list(seeds) if ensemble else seeds[0], device=device, dtype=params["dtype"],
                       init=params["init"], bias=params["bias"])
+    callbacks = []
     if params["sparsity"]:
         for layer in net.layers:
             layer.sparsity = params["sparsity"]
+        callbacks.append(TopologyTurnover(per_step=True))  # annotates the history records
     x, y, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test
     if ensemble:
         # members share the test set: a read-only broadcast view, no copies
@@ -500,13 +512,16 @@ def _train(params: dict[str, Any], seeds: list[int], data, device, ensemble: boo
         xt, yt = np.broadcast_to(xt, (e, *xt.shape)), np.broadcast_to(yt, (e, *yt.shape))
     with np.errstate(over="ignore", invalid="ignore"):
         hist = fit(net, (x, y), epochs=params["epochs"], batch_size=params["batch_size"],
-                   optimizer=params["optimizer"], lr=params["lr"], progress=False)
+                   optimizer=params["optimizer"], lr=params["lr"], progress=False, callbacks=callbacks)
         acc = np.atleast_1d(np.asarray(net.accuracy(xt, yt), dtype=np.float64))
     loss = np.atleast_1d(np.asarray(hist.records[-1]["loss"], dtype=np.float64)) if hist.records else \
         np.full(len(seeds), np.nan)
     seconds = sum(r["seconds"] for r in hist.records) / len(seeds)
     ok = np.isfinite(loss) & np.isfinite(acc)
-    return acc, loss, seconds, net.n_trainable, sizes, ok
+    last = hist.records[-1] if hist.records else {}
+    turnover = {k: np.atleast_1d(np.asarray(last.get(k, np.nan), dtype=np.float64)) * np.ones(len(seeds))
+                for k in _TURNOVER}
+    return acc, loss, seconds, net.n_trainable, sizes, ok, turnover
 
 
 def _exact_ensembles(device) -> bool:
@@ -550,6 +565,7 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     data = _load_data(d["name"], d["subset"], d["data_seed"], d["n_test"], d["root"])
     n = len(seeds)
     acc, loss, secs = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    turnover = {k: np.full(n, np.nan) for k in _TURNOVER}
     status, message = [STATUS_OK] * n, [""] * n
     groups = [list(range(n))] if task.get("ensemble", True) and n > 1 else [[i] for i in range(n)]
     sizes = [data.n_features, *params["hidden"], data.n_classes]
@@ -557,8 +573,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     while groups:
         grp = groups.pop(0)
         try:
-            a, l_, s, n_trainable, sizes, ok = _train(params, [seeds[i] for i in grp], data,
-                                                      task.get("device"), ensemble=len(grp) > 1)
+            a, l_, s, n_trainable, sizes, ok, turn = _train(params, [seeds[i] for i in grp], data,
+                                                            task.get("device"), ensemble=len(grp) > 1)
         except DivergenceError as exc:
             if len(grp) > 1:
                 named = [grp[j] for j in exc.members or []]
@@ -581,9 +597,12 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             grp = named
             a, l_, s = np.full(len(grp), np.nan), np.full(len(grp), np.nan), np.nan
             ok = np.zeros(len(grp), bool)
+            turn = {}
         for j, i in enumerate(grp):
             if ok[j]:
                 acc[i], loss[i], secs[i] = a[j], l_[j], s
+                for k, v in turn.items():
+                    turnover[k][i] = v[j]
             else:
                 status[i] = STATUS_DIVERGED
                 message[i] = message[i] or "non-finite loss or accuracy after training"
@@ -599,6 +618,7 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
         "test_accuracy": acc.tolist(), "final_loss": loss.tolist(), "train_time": secs.tolist(),
         "status": status, "message": message,
         "n_trainable": int(n_trainable), "n_trainable_direct": int(direct),
+        **{k: v.tolist() for k, v in turnover.items()},
     }
 
 
@@ -928,7 +948,9 @@ def assemble(spec: SweepSpec | Mapping | str | os.PathLike, results_dir: str | o
         ``relative_accuracy`` (to ``train="direct"`` at the same other coordinates and
         seed), ``final_loss``, ``train_time`` (dims axes + seed); ``n_trainable``,
         ``trainable_ratio`` (to ``direct`` at the same sizes) (dims axes); ``status``
-        (int8; 0 ok, 1 diverged, -1 missing). CF attributes; provenance as JSON strings.
+        (int8; 0 ok, 1 diverged, -1 missing); where any point is sparse, the topology
+        turnover of the last epoch, ``mask_flips`` and ``mask_step_flips`` (dims axes + seed,
+        NaN at dense points). CF attributes; provenance as JSON strings.
     """
     spec = load_spec(spec)
     results_dir = Path(results_dir)
@@ -940,6 +962,7 @@ def assemble(spec: SweepSpec | Mapping | str | os.PathLike, results_dir: str | o
     status = np.full((*shape, n_seed), STATUS_MISSING, dtype=np.int8)
     n_tr = np.zeros(shape, dtype=np.int64)
     n_direct = np.zeros(shape, dtype=np.int64)
+    turnover = {k: np.full((*shape, n_seed), np.nan) for k in _TURNOVER}
     missing = []
     for p in spec.points():
         rec = _read_point(_point_path(results_dir, p.index))
@@ -953,6 +976,8 @@ def assemble(spec: SweepSpec | Mapping | str | os.PathLike, results_dir: str | o
         status[idx] = rec["status"]
         n_tr[idx] = rec["n_trainable"]
         n_direct[idx] = rec["n_trainable_direct"]
+        for k, arr in turnover.items():
+            arr[idx] = [np.nan if v is None else v for v in rec.get(k, [None] * n_seed)]
     if missing and not allow_missing:
         raise ValueError(f"{len(missing)} of {math.prod(shape)} points have no result in {results_dir} "
                          f"(first: {missing[:5]}); run the sweep with resume=True")
@@ -992,8 +1017,13 @@ def assemble(spec: SweepSpec | Mapping | str | os.PathLike, results_dir: str | o
         comment="test_accuracy / test_accuracy of train='direct' at the same other coordinates and seed; "
                 "NaN when 'direct' is not among the swept presets",
     )
-    ds = ds[["test_accuracy", "relative_accuracy", "trainable_ratio", "n_trainable", "train_time",
-             "final_loss", "status"]]
+    names = ["test_accuracy", "relative_accuracy", "trainable_ratio", "n_trainable", "train_time",
+             "final_loss", "status"]
+    if any(p.params["sparsity"] for p in spec.points()):
+        for k, (long_name, comment) in _TURNOVER.items():
+            ds[k] = cf(xr.DataArray(turnover[k], dims=dims), long_name, "1", comment=comment)
+            names.append(k)
+    ds = ds[names]
     ds.attrs.update(provenance_attrs(
         title=f"compression-versus-accuracy sweep: {spec.name}",
         analysis="phase_diagram", spec=spec.to_dict(), seeds=spec.seeds, threshold=spec.threshold,

@@ -395,3 +395,32 @@ def test_plot_sweep_draws_the_dataset_numbers():
     segs = sorted(tuple(map(tuple, s)) for s in got["contour_segments"])
     assert segs == [((-0.5, 0.5), (0.5, 0.5)), ((0.5, 0.5), (1.5, 0.5)), ((1.5, 0.5), (1.5, 1.5))]
     fig.savefig(os.devnull, format="png")
+
+
+def test_sparse_points_record_topology_turnover(tmp_path):
+    from analysis.phase import _load_data
+    from spectral_physics import SpectralMLP, fit
+    from spectral_physics.sparse import TopologyTurnover
+
+    spec = SweepSpec.from_dict(small_spec(axes={"train": ["direct", "spectral"], "sparsity": [0.0, 0.5]},
+                                          fixed={"lr": 0.01, "batch_size": 50, "hidden": [8]}))
+    ds = run_sweep(spec, tmp_path, workers=1, progress=False)
+    flips, steps = ds.mask_flips, ds.mask_step_flips
+    assert flips.sel(sparsity=0.0).isnull().all() and steps.sel(sparsity=0.0).isnull().all()
+    sparse = flips.sel(sparsity=0.5)
+    assert sparse.notnull().all() and (steps.sel(sparsity=0.5) >= sparse).all()
+    assert (steps.sel(sparsity=0.5, train="spectral") > 0).all()
+    # known answer: the same network trained alone with the callback
+    data = _load_data("teacher-student", 300, 0, 200, None)
+    net = SpectralMLP([data.n_features, 8, data.n_classes], train="spectral", seed=1)
+    for layer in net.layers:
+        layer.sparsity = 0.5
+    cb = TopologyTurnover(per_step=True)
+    fit(net, (data.x_train, data.y_train), epochs=1, batch_size=50, lr=0.01, progress=False, callbacks=[cb])
+    rec = cb.records[-1]
+    got = ds.sel(train="spectral", sparsity=0.5, seed=1)
+    assert float(got.mask_flips) == sum(rec["flips"]) and float(got.mask_step_flips) == sum(rec["step_flips"])
+    write_netcdf(ds, tmp_path / "s.nc")
+    back = read_netcdf(tmp_path / "s.nc")
+    xr.testing.assert_allclose(back.mask_step_flips, ds.mask_step_flips)
+    assert back.mask_flips.attrs["units"] == "1"
