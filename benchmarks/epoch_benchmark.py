@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/epoch_benchmark.py [--presets direct,eigen,spectral] [--epochs 3]
-                                         [--device cpu|gpu] [--json out.json]
+                                         [--blas-threads 1,2] [--device cpu|gpu] [--json out.json]
 
 For each preset the script times ``--epochs`` epochs of ``fit`` on MNIST
 (784-500-10, ReLU, batch 200, float32, Adam) after one warm-up epoch, and, in
@@ -18,6 +18,7 @@ median(epoch) / median(floor) is what the library adds on top of BLAS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -25,7 +26,7 @@ import statistics
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from spectral_physics import SpectralMLP, fit, kernels, load_dataset
 from spectral_physics.backend import get_xp, synchronize, to_device
@@ -67,41 +68,59 @@ def floor_seconds(xp, n: int, sizes, batch: int, preset: str, repeats: int = 3) 
     return statistics.median(times)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--presets", default="direct,eigen-out,eigen,spectral")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    data = load_dataset("mnist", root=args.data_root)
-    xp = get_xp(args.device)
+def run_presets(presets, data, xp, device: str, n_epochs: int, blas_threads) -> list[dict]:
+    """Epoch and floor per preset, interleaved, under the current BLAS thread limit."""
     sizes = [784, 500, 10]
     rows = []
-    probe = SpectralMLP(sizes, train="spectral", seed=0, device=args.device).layers[0]
-    kernel_impl = kernels.kernel_implementation(probe.phi, probe.lam_in, probe.lam_out)
-    blas_threads = max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=None)
-    print(f"device {args.device}, element-wise kernels: {kernel_impl}, BLAS threads: {blas_threads}", flush=True)
-    for preset in args.presets.split(","):
-        net = SpectralMLP(sizes, train=preset, seed=0, device=args.device)
+    for preset in presets:
+        net = SpectralMLP(sizes, train=preset, seed=0, device=device)
         fit(net, data, epochs=1, progress=False)  # warm-up: allocations, BLAS threads, data to device
         epochs, floors = [], []
-        for _ in range(args.epochs):
+        for _ in range(n_epochs):
             floors.append(floor_seconds(xp, len(data.y_train), sizes, 200, preset, repeats=1))
             h = fit(net, data, epochs=1, progress=False)
             epochs.append(h.records[0]["seconds"])
         row = {
-            "preset": preset, "epoch_s": statistics.median(epochs), "floor_s": statistics.median(floors),
-            "test_accuracy": h.records[0]["test_accuracy"], "trainable": net.n_trainable,
+            "preset": preset, "blas_threads": blas_threads, "epoch_s": statistics.median(epochs),
+            "floor_s": statistics.median(floors), "test_accuracy": h.records[0]["test_accuracy"],
+            "trainable": net.n_trainable,
         }
         row["ratio"] = row["epoch_s"] / row["floor_s"]
         rows.append(row)
         print(f"{preset:10s} epoch {row['epoch_s']:.3f} s   floor {row['floor_s']:.3f} s   "
               f"ratio {row['ratio']:.2f}   ({net.n_trainable} trainable)", flush=True)
+    return rows
+
+
+def _blas_threads() -> int | None:
+    return max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=None)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--presets", default="direct,eigen-out,eigen,spectral")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--blas-threads", default=None,
+                   help="comma-separated BLAS thread counts to run one after the other in this process "
+                        "(threadpoolctl), e.g. 1,2; default: leave the BLAS pool as it is")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    data = load_dataset("mnist", root=args.data_root)
+    xp = get_xp(args.device)
+    probe = SpectralMLP([784, 500, 10], train="spectral", seed=0, device=args.device).layers[0]
+    kernel_impl = kernels.kernel_implementation(probe.phi, probe.lam_in, probe.lam_out)
+    presets = args.presets.split(",")
+    rows = []
+    for n in [int(v) for v in args.blas_threads.split(",")] if args.blas_threads else [None]:
+        with threadpool_limits(n, user_api="blas") if n else contextlib.nullcontext():
+            threads = _blas_threads()
+            print(f"device {args.device}, element-wise kernels: {kernel_impl}, BLAS threads: {threads}", flush=True)
+            rows += run_presets(presets, data, xp, args.device, args.epochs, threads)
     info = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
             "numpy": np.__version__, "device": args.device, "kernels": kernel_impl,
-            "blas_threads": blas_threads, "rows": rows}
+            "load_average": os.getloadavg(), "rows": rows}
     try:
         info["blas"] = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
     except Exception:  # noqa: BLE001 - informational only
