@@ -65,10 +65,14 @@ KERNEL_CHOICES = ("auto", "numba", "array")
 _CHOICE = (os.environ.get("SPECTRAL_PHYSICS_KERNELS", "auto") or "auto").lower()
 
 
+def _checked(choice: str, what: str) -> str:
+    if choice not in KERNEL_CHOICES:
+        raise ValueError(f"{what} must be one of {KERNEL_CHOICES}, got {choice!r}")
+    return choice
+
+
 def _choice() -> str:
-    if _CHOICE not in KERNEL_CHOICES:
-        raise ValueError(f"SPECTRAL_PHYSICS_KERNELS must be one of {KERNEL_CHOICES}, got {_CHOICE!r}")
-    return _CHOICE
+    return _checked(_CHOICE, "SPECTRAL_PHYSICS_KERNELS")
 
 
 def set_implementation(choice: str) -> str:
@@ -80,10 +84,7 @@ def set_implementation(choice: str) -> str:
         As ``SPECTRAL_PHYSICS_KERNELS``.
     """
     global _CHOICE
-    choice = str(choice).lower()
-    if choice not in KERNEL_CHOICES:
-        raise ValueError(f"choice must be one of {KERNEL_CHOICES}, got {choice!r}")
-    prev, _CHOICE = _CHOICE, choice
+    prev, _CHOICE = _CHOICE, _checked(str(choice).lower(), "choice")
     return prev
 
 
@@ -203,6 +204,20 @@ def _flat(*arrays):
     return [a.reshape(-1) for a in arrays]
 
 
+def _ema(a, x, beta: float) -> None:
+    """``a = beta a + (1 - beta) x`` in place, written as ``beta (a - x) + x``: no temporary."""
+    a -= x
+    a *= beta
+    a += x
+
+
+def _descend(p, m, denom, step: float) -> None:
+    """``p -= step * m / denom``; ``denom`` is overwritten."""
+    array_module(p).divide(m, denom, out=denom)
+    denom *= step
+    p -= denom
+
+
 def adam_update(p, g, m, v, tmp, beta1: float, beta2: float, step: float, eps: float) -> None:
     """One Adam update of ``p`` in place.
 
@@ -223,19 +238,11 @@ def adam_update(p, g, m, v, tmp, beta1: float, beta2: float, step: float, eps: f
         return
     xp = array_module(p)
     tmp = xp.empty_like(p) if tmp is None else tmp
-    # m = b1 m + (1 - b1) g written as b1 (m - g) + g: three passes, no temporary
-    m -= g
-    m *= beta1
-    m += g
-    xp.multiply(g, g, out=tmp)
-    v -= tmp
-    v *= beta2
-    v += tmp
+    _ema(m, g, beta1)
+    _ema(v, xp.multiply(g, g, out=tmp), beta2)
     xp.sqrt(v, out=tmp)
     tmp += eps
-    xp.divide(m, tmp, out=tmp)
-    tmp *= step
-    p -= tmp
+    _descend(p, m, tmp, step)
 
 
 def adamax_update(p, g, m, u, tmp, beta1: float, beta2: float, step: float, eps: float) -> None:
@@ -255,16 +262,11 @@ def adamax_update(p, g, m, u, tmp, beta1: float, beta2: float, step: float, eps:
         return
     xp = array_module(p)
     tmp = xp.empty_like(p) if tmp is None else tmp
-    m -= g
-    m *= beta1
-    m += g
+    _ema(m, g, beta1)
     u *= beta2
-    xp.abs(g, out=tmp)
-    xp.maximum(u, tmp, out=u)
+    xp.maximum(u, xp.abs(g, out=tmp), out=u)
     xp.add(u, eps, out=tmp)
-    xp.divide(m, tmp, out=tmp)
-    tmp *= step
-    p -= tmp
+    _descend(p, m, tmp, step)
 
 
 def sgd_update(p, g, v, tmp, momentum: float, lr: float) -> None:
