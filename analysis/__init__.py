@@ -1,23 +1,23 @@
 """Analysis of spectral networks: eigenvalue statistics, node correspondence, homeostasis.
 
 Three layers, as in arviz-stats: pure array functions (e.g.
-:func:`analysis.eigenstats.spacing_ratio`), functions returning ``xarray.Dataset``
-objects with named dims and CF attributes (:func:`analysis.eigenstats.eigenstats`,
-:func:`analysis.nodes.node_correspondence`, :func:`analysis.homeostasis.homeostasis`),
-and plot functions in :mod:`analysis.plots` that take those Datasets and return
+:func:`spectral_physics.analysis.eigenstats.spacing_ratio`), functions returning ``xarray.Dataset``
+objects with named dims and CF attributes (:func:`spectral_physics.analysis.eigenstats.eigenstats`,
+:func:`spectral_physics.analysis.nodes.node_correspondence`, :func:`spectral_physics.analysis.homeostasis.homeostasis`),
+and plot functions in :mod:`spectral_physics.analysis.plots` that take those Datasets and return
 matplotlib Figures.
 
 Example
 -------
 >>> from spectral_physics import SpectralMLP
->>> from analysis.eigenstats import eigenstats
+>>> from spectral_physics.analysis.eigenstats import eigenstats
 >>> ds = eigenstats(SpectralMLP([20, 16, 3], train="eigen", init="paper", seed=0))
 >>> sorted(ds.source.values.tolist())
 ['initial', 'random', 'trained']
 
 The submodules ``eigenstats``, ``nodes`` and ``homeostasis`` keep their names at package
 level (their main functions share those names, so they are not re-exported here: use
-``from analysis.eigenstats import eigenstats``). ``analysis`` imports
+``from spectral_physics.analysis.eigenstats import eigenstats``). ``analysis`` imports
 ``spectral_physics``; the core never imports ``analysis``.
 """
 

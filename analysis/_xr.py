@@ -3,7 +3,7 @@
 Every Dataset that leaves ``analysis`` goes through three helpers:
 
 >>> import numpy as np, xarray as xr
->>> from analysis._xr import cf, provenance_attrs, write_netcdf, read_netcdf
+>>> from spectral_physics.analysis._xr import cf, provenance_attrs, write_netcdf, read_netcdf
 >>> da = cf(xr.DataArray(np.arange(3.0), dims="node"), "absolute eigenvalue", "1")
 >>> ds = xr.Dataset({"abs_lam": da}, attrs=provenance_attrs(analysis="demo", seeds=[0, 1]))
 >>> write_netcdf(ds, "demo.nc")                                  # doctest: +SKIP

@@ -10,7 +10,7 @@ Examples
     spectral-physics reproduce --scheduler tcp://host:8786       # sweeps on a Dask cluster
     spectral-physics reproduce --list
 
-Registered as ``reproduce = "analysis.cli_reproduce:register"`` under the
+Registered as ``reproduce = "spectral_physics.analysis.cli_reproduce:register"`` under the
 ``spectral_physics.commands`` entry points in ``pyproject.toml``.
 """
 
@@ -44,7 +44,7 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
-    from analysis.reproduce import plan, reproduce
+    from spectral_physics.analysis.reproduce import plan, reproduce
 
     try:
         steps = plan(args.only)

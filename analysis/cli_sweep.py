@@ -57,7 +57,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from analysis.phase import EXAMPLE_SPEC, load_spec, phase_boundary, run_sweep
+    from spectral_physics.analysis.phase import EXAMPLE_SPEC, load_spec, phase_boundary, run_sweep
     from spectral_physics.cli import CLIError
 
     if args.example:

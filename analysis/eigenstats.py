@@ -3,7 +3,7 @@
 Worked example (array layer; the network layer is ``eigenstats``/``eigenstats_ensemble``):
 
 >>> import numpy as np
->>> from analysis.eigenstats import spacing_ratio, gram_spectrum, fit_marchenko_pastur
+>>> from spectral_physics.analysis.eigenstats import spacing_ratio, gram_spectrum, fit_marchenko_pastur
 >>> rng = np.random.default_rng(0)
 >>> h = rng.normal(size=(400, 400)); h = (h + h.T) / 2          # a GOE matrix
 >>> round(spacing_ratio(np.linalg.eigvalsh(h)), 2)                # GOE: ~0.53
@@ -970,7 +970,7 @@ def eigenstats_ensemble(
         Networks of one architecture (``sizes``), e.g. one per seed.
     initial : {"auto", None}
         ``"auto"``: rebuild each network's initial state from its seed and configuration
-        (:func:`analysis._net.initial_network`) as the first null model. ``None``: leave
+        (:func:`spectral_physics.analysis._net.initial_network`) as the first null model. ``None``: leave
         the ``initial`` source NaN.
     bins : int
         Histogram bins per layer for ``lam_in`` and ``lam_out``; the edges span all

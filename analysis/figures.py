@@ -1,7 +1,7 @@
 """Saving paper figures: one style, reproducible bytes, provenance next to every file.
 
 Every figure script in ``figures/`` builds a Figure with a plot function of
-:mod:`analysis.plots` inside :func:`paper_style` and hands it to :func:`save_figure`,
+:mod:`spectral_physics.analysis.plots` inside :func:`paper_style` and hands it to :func:`save_figure`,
 which writes
 
 * ``<name>.pdf``: vector, byte-identical when regenerated from the same data (no
@@ -14,7 +14,7 @@ which writes
 Example
 -------
 >>> from matplotlib.figure import Figure
->>> from analysis.figures import paper_style, save_figure, COLUMN
+>>> from spectral_physics.analysis.figures import paper_style, save_figure, COLUMN
 >>> with paper_style():
 ...     fig = Figure(figsize=(COLUMN, 2.4))
 ...     _ = fig.subplots().plot([0, 1], [0, 1])

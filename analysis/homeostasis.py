@@ -43,7 +43,7 @@ Worked example
 --------------
 >>> import numpy as np
 >>> from spectral_physics import SpectralMLP
->>> from analysis.homeostasis import homeostasis
+>>> from spectral_physics.analysis.homeostasis import homeostasis
 >>> rng = np.random.default_rng(0)
 >>> x, y = rng.normal(size=(200, 8)), rng.integers(0, 3, 200)
 >>> ds = homeostasis(SpectralMLP([8, 16, 3], train="eigen", init="paper"), x, y)
@@ -269,7 +269,7 @@ def frozen_eigenvalue_network(net, initial=None):
     net : SpectralMLP
         Trained single network.
     initial : SpectralMLP, optional
-        Its initial state (default: rebuilt from the seed, :func:`analysis._net.initial_network`).
+        Its initial state (default: rebuilt from the seed, :func:`spectral_physics.analysis._net.initial_network`).
     """
     from ._net import initial_network
 

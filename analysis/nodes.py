@@ -12,7 +12,7 @@ Worked example
 --------------
 >>> import numpy as np
 >>> from spectral_physics import SpectralMLP
->>> from analysis.nodes import node_correspondence
+>>> from spectral_physics.analysis.nodes import node_correspondence
 >>> rng = np.random.default_rng(0)
 >>> x, y = rng.normal(size=(200, 8)), rng.integers(0, 3, 200)
 >>> ds = node_correspondence(SpectralMLP([8, 16, 3], train="eigen", init="paper"), x, y,

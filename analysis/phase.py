@@ -8,7 +8,7 @@ crosses a threshold (e.g. 0.99), interpolated along the compression axis.
 
 Example
 -------
->>> from analysis.phase import SweepSpec, run_sweep, phase_boundary
+>>> from spectral_physics.analysis.phase import SweepSpec, run_sweep, phase_boundary
 >>> spec = SweepSpec.from_dict({
 ...     "dataset": "teacher-student", "subset": 500, "epochs": 1, "seeds": [0, 1, 2],
 ...     "axes": {"train": ["direct", "eigen"], "hidden": [8, 32]},
@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from analysis._xr import cf, provenance_attrs, to_json, write_netcdf
+from spectral_physics.analysis._xr import cf, provenance_attrs, to_json, write_netcdf
 
 __all__ = [
     "SweepSpecError",

@@ -10,8 +10,8 @@ One section per analysis; add new sections below the existing ones.
 Example
 -------
 >>> from spectral_physics import SpectralMLP
->>> from analysis.eigenstats import eigenstats
->>> from analysis.plots import plot_eigenstats
+>>> from spectral_physics.analysis.eigenstats import eigenstats
+>>> from spectral_physics.analysis.plots import plot_eigenstats
 >>> fig = plot_eigenstats(eigenstats(SpectralMLP([20, 16, 3], train="eigen", init="paper")))
 >>> fig.savefig("eigenstats.png")                                    # doctest: +SKIP
 """
@@ -352,7 +352,7 @@ __all__ += [
 ]
 
 _PAPER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-_PAPER_WIDTH = 7.0  # two-column width (inches); analysis.figures.TWO_COLUMN
+_PAPER_WIDTH = 7.0  # two-column width (inches); spectral_physics.analysis.figures.TWO_COLUMN
 _DATA_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 
 
@@ -397,7 +397,7 @@ def _squeeze_extra(ds, keep):
 
 def plot_accuracy_vs_hidden(ds) -> Figure:
     """Accuracy versus hidden size per preset, and relative accuracy versus the
-    trainable-parameter ratio (sweep Dataset of :func:`analysis.phase.assemble`).
+    trainable-parameter ratio (sweep Dataset of :func:`spectral_physics.analysis.phase.assemble`).
 
     Left: seed-mean test accuracy against the hidden-layer size, one line per preset,
     band = standard error over seeds. Right: accuracy relative to ``direct`` at the same
@@ -624,8 +624,8 @@ def plot_transfer_operator(ds) -> Figure:
 
 # =====================================================================================
 # sweeps (issue 6): compression versus accuracy straight from a sweep Dataset
-# (analysis.phase.assemble / `spectral-physics sweep`). The boundary is computed by
-# analysis.phase.phase_boundary unless given; fig.plotted holds the numbers drawn.
+# (spectral_physics.analysis.phase.assemble / `spectral-physics sweep`). The boundary is computed by
+# spectral_physics.analysis.phase.phase_boundary unless given; fig.plotted holds the numbers drawn.
 # =====================================================================================
 
 __all__ += ["plot_sweep"]
@@ -640,7 +640,7 @@ def plot_sweep(ds, boundary=None, threshold: float | None = None) -> Figure:
     ds : xarray.Dataset
         Sweep Dataset (dims ``train``, ``hidden``, ``seed``; any other dim of length 1).
     boundary : xarray.Dataset, optional
-        :func:`analysis.phase.phase_boundary` of ``ds`` (computed with 1000 resamples if
+        :func:`spectral_physics.analysis.phase.phase_boundary` of ``ds`` (computed with 1000 resamples if
         omitted).
     threshold : float, optional
         Relative accuracy of the boundary (default: the Dataset's ``threshold``).
@@ -654,7 +654,7 @@ def plot_sweep(ds, boundary=None, threshold: float | None = None) -> Figure:
         interval as horizontal bars); (c) relative accuracy on the preset x hidden grid
         with its ``threshold`` contour (along cell edges: the rows are presets).
     """
-    from analysis.phase import phase_boundary, phase_diagram_data
+    from spectral_physics.analysis.phase import phase_boundary, phase_diagram_data
 
     _check(ds, ["test_accuracy", "relative_accuracy", "trainable_ratio", "status"], "a sweep")
     data = phase_diagram_data(ds)

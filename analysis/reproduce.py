@@ -3,13 +3,13 @@
 :func:`reproduce` walks a fixed plan. Each *data step* writes one file to
 ``<out>/data/`` (netCDF; the trained network of the eigenvalue analyses as ``.npz``) and
 is skipped when that file exists, so an interrupted run resumes. The preset x hidden-size
-grid goes through the sweep machinery of :mod:`analysis.phase` (point files under
+grid goes through the sweep machinery of :mod:`spectral_physics.analysis.phase` (point files under
 ``<out>/sweeps/``, ``resume=True``, local processes or a Dask scheduler). The sparse and
 NTT grids reuse ``benchmarks/sparse_vs_direct.py`` and ``benchmarks/ntt_comparison.py``
 (they record what a sweep point does not: per-epoch mask turnover, wiring searches); the
 sparse one keeps one file per run under ``<out>/parts/``. Pruning curves and the
 eigenvalue analyses call the library functions directly. Each *figure step* runs one
-script of ``figures/`` (load Dataset, call a function of :mod:`analysis.plots`, save PDF,
+script of ``figures/`` (load Dataset, call a function of :mod:`spectral_physics.analysis.plots`, save PDF,
 PNG and provenance JSON to ``<out>/``). ``<out>/data/schedule.json`` records the
 schedule; another schedule is refused in the same folder.
 
@@ -19,7 +19,7 @@ paper epochs and seeds; hours to days on a CPU).
 
 Example
 -------
->>> from analysis.reproduce import plan
+>>> from spectral_physics.analysis.reproduce import plan
 >>> [s.name for s in plan(only=["phase_diagram"])]
 ['presets_sweep', 'fig:phase_diagram']
 >>> reproduce(quick=True, only=["transfer_operator"], out="figures/out")    # doctest: +SKIP

@@ -49,7 +49,7 @@ def _csv(kind):
 
 
 def build_dataset(acc, secs, ntt_loss, args, names, densities, wirings, seeds) -> xr.Dataset:
-    from analysis._xr import cf, provenance_attrs
+    from spectral_physics.analysis._xr import cf, provenance_attrs
 
     dims = ("dataset", "wiring", "density", "seed")
     coords = {"dataset": names, "wiring": wirings, "density": densities, "seed": seeds}
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
 
     def save():
-        from analysis._xr import write_netcdf
+        from spectral_physics.analysis._xr import write_netcdf
 
         write_netcdf(build_dataset(acc, secs, ntt_loss, args, names, dens, labels, seeds), out)
 

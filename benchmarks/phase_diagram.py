@@ -25,7 +25,7 @@ def summary_table(ds, b) -> str:
     """Markdown: accuracy per preset and size, and the boundary per preset."""
     import numpy as np
 
-    from analysis.phase import phase_diagram_data
+    from spectral_physics.analysis.phase import phase_diagram_data
 
     d = phase_diagram_data(ds)
     hidden = [int(h) for h in d.hidden.values]
@@ -63,9 +63,9 @@ def main(argv=None) -> int:
     p.add_argument("--plot-only", action="store_true", help="only draw and summarise an existing --out")
     args = p.parse_args(argv)
 
-    from analysis._xr import read_netcdf
-    from analysis.phase import phase_boundary, run_sweep
-    from analysis.plots import plot_sweep
+    from spectral_physics.analysis._xr import read_netcdf
+    from spectral_physics.analysis.phase import phase_boundary, run_sweep
+    from spectral_physics.analysis.plots import plot_sweep
 
     out = Path(args.out)
     if args.plot_only:

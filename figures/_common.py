@@ -1,7 +1,7 @@
 """Shared command line of the figure scripts: ``python figures/fig_X.py [--data DIR] [--out DIR]``.
 
 Each script defines ``NAME`` (the output file stem), ``NEEDS`` (the Datasets it reads, as
-named in :mod:`analysis.reproduce`) and ``make(paths, out_dir)``. Run
+named in :mod:`spectral_physics.analysis.reproduce`) and ``make(paths, out_dir)``. Run
 ``spectral-physics reproduce --only NAME`` to compute missing Datasets first.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def main(module_name: str, name: str, needs: tuple[str, ...], make, argv=None) -> int:
-    from analysis.reproduce import _DATA_STEPS
+    from spectral_physics.analysis.reproduce import _DATA_STEPS
 
     ap = argparse.ArgumentParser(description=f"Draw figure {name!r} from its Dataset(s).")
     ap.add_argument("--data", type=Path, default=Path("figures/out/data"), help="folder of the Datasets")

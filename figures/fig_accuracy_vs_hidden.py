@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from analysis import read_netcdf
-from analysis.figures import paper_style, save_figure
-from analysis.plots import plot_accuracy_vs_hidden
+from spectral_physics.analysis import read_netcdf
+from spectral_physics.analysis.figures import paper_style, save_figure
+from spectral_physics.analysis.plots import plot_accuracy_vs_hidden
 
 NAME = "accuracy_vs_hidden"
 NEEDS = ("presets_sweep",)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from analysis import read_netcdf
-from analysis.figures import TWO_COLUMN, paper_style, save_figure
-from analysis.plots import plot_eigenstats
+from spectral_physics.analysis import read_netcdf
+from spectral_physics.analysis.figures import TWO_COLUMN, paper_style, save_figure
+from spectral_physics.analysis.plots import plot_eigenstats
 
 NAME = "eigenvalue_statistics"
 NEEDS = ("eigenstats",)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import read_netcdf
-from analysis.figures import TWO_COLUMN, paper_style, save_figure
-from analysis.plots import plot_homeostasis
+from spectral_physics.analysis import read_netcdf
+from spectral_physics.analysis.figures import TWO_COLUMN, paper_style, save_figure
+from spectral_physics.analysis.plots import plot_homeostasis
 
 NAME = "homeostasis"
 NEEDS = ("homeostasis",)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from analysis import read_netcdf
-from analysis.figures import TWO_COLUMN, paper_style, save_figure
-from analysis.phase import phase_boundary
-from analysis.plots import plot_sweep
+from spectral_physics.analysis import read_netcdf
+from spectral_physics.analysis.figures import TWO_COLUMN, paper_style, save_figure
+from spectral_physics.analysis.phase import phase_boundary
+from spectral_physics.analysis.plots import plot_sweep
 
 NAME = "phase_diagram"
 NEEDS = ("presets_sweep",)

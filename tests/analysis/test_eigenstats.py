@@ -1,4 +1,4 @@
-"""Known-answer tests of the eigenvalue statistics (analysis.eigenstats).
+"""Known-answer tests of the eigenvalue statistics (spectral_physics.analysis.eigenstats).
 
 Random-matrix references are checked by simulation with fixed seeds; every
 tolerance is about 3-4 standard errors of the simulated estimate plus the
@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from analysis import eigenstats as es
+from spectral_physics.analysis import eigenstats as es
 from spectral_physics import SpectralMLP, fit
 
 
@@ -280,7 +280,7 @@ def test_eigenstats_784_2000_10_takes_seconds(monkeypatch):
 
 # ---------------------------------------------------------------- command line
 def test_cli_eigenstats(tmp_path, capsys):
-    from analysis._xr import read_netcdf
+    from spectral_physics.analysis._xr import read_netcdf
     from spectral_physics import save_network
     from spectral_physics.cli import main
 

@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analysis import read_netcdf, write_netcdf
-from analysis.figures import read_png_text, save_figure
-from analysis.plots import (
+from spectral_physics.analysis import read_netcdf, write_netcdf
+from spectral_physics.analysis.figures import read_png_text, save_figure
+from spectral_physics.analysis.plots import (
     plot_accuracy_vs_hidden,
     plot_ntt_comparison,
     plot_pruning_curves,
     plot_sparse_vs_direct,
     plot_transfer_operator,
 )
-from analysis.reproduce import FIGURES, load_figure_script, plan, reproduce
+from spectral_physics.analysis.reproduce import FIGURES, load_figure_script, plan, reproduce
 
 TS = "teacher-student"
 TINY = {
@@ -166,7 +166,7 @@ def test_phase_diagram_figure_draws_boundary_at_known_ratio(out_dir, tmp_path):
     mod = load_figure_script("fig_phase_diagram.py")
     files = mod.make({"presets_sweep": out / "data" / "presets_sweep.nc"}, tmp_path)
     assert files["pdf"].stat().st_size > 1000
-    from analysis.plots import plot_sweep
+    from spectral_physics.analysis.plots import plot_sweep
 
     p = plot_sweep(sweep_dataset()).plotted
     # relative accuracy 0.98 at ratio 0.01 and 1.00 at 0.011: 0.99 half-way in log(ratio)
@@ -189,8 +189,8 @@ def test_figures_from_existing_plot_functions_draw_the_dataset(out_dir):
     out, _ = out_dir
     rel = read_netcdf(out / "data" / "relevance.nc")
     fig = load_figure_script("fig_input_relevance.py")
-    from analysis.figures import paper_style
-    from analysis.plots import plot_eigenstats, plot_input_relevance
+    from spectral_physics.analysis.figures import paper_style
+    from spectral_physics.analysis.plots import plot_eigenstats, plot_input_relevance
 
     with paper_style():
         f = plot_input_relevance(rel)
@@ -257,8 +257,8 @@ def test_save_figure_rejects_bad_names(tmp_path):
 
 
 def test_quick_and_full_schedules_are_valid():
-    from analysis.phase import load_spec
-    from analysis.reproduce import FULL, QUICK, _benchmark
+    from spectral_physics.analysis.phase import load_spec
+    from spectral_physics.analysis.reproduce import FULL, QUICK, _benchmark
 
     sparse = _benchmark("sparse_vs_direct")
     for sch in (QUICK, FULL):
@@ -281,7 +281,7 @@ def test_figure_script_command_line(out_dir, tmp_path):
     import subprocess
     import sys
 
-    from analysis.reproduce import FIGURES_DIR
+    from spectral_physics.analysis.reproduce import FIGURES_DIR
 
     out, _ = out_dir
     script = str(FIGURES_DIR / "fig_ntt_comparison.py")

@@ -1,4 +1,4 @@
-"""Homeostasis analysis (analysis.homeostasis) and the netCDF round trip of every Dataset."""
+"""Homeostasis analysis (spectral_physics.analysis.homeostasis) and the netCDF round trip of every Dataset."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analysis import homeostasis as hs
-from analysis._xr import read_netcdf, write_netcdf
+from spectral_physics.analysis import homeostasis as hs
+from spectral_physics.analysis._xr import read_netcdf, write_netcdf
 from spectral_physics import SpectralMLP, fit
 
 
@@ -158,8 +158,8 @@ def test_recorder_time_course(rng):
 
 def test_every_dataset_roundtrips_netcdf(rng, tmp_path):
     """A 2-layer network: every Dataset of the analysis package, written and read back."""
-    from analysis.eigenstats import eigenstats, eigenstats_ensemble
-    from analysis.nodes import input_relevance, node_correspondence, node_correspondence_ensemble
+    from spectral_physics.analysis.eigenstats import eigenstats, eigenstats_ensemble
+    from spectral_physics.analysis.nodes import input_relevance, node_correspondence, node_correspondence_ensemble
 
     x, y = _data(rng, n=300, d=16)
     net = SpectralMLP([16, 12, 3], train="eigen", init="paper", seed=0)

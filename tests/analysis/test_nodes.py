@@ -1,4 +1,4 @@
-"""Eigenvalue-node correspondence (analysis.nodes): exact ablations and rank correlations."""
+"""Eigenvalue-node correspondence (spectral_physics.analysis.nodes): exact ablations and rank correlations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import nodes
+from spectral_physics.analysis import nodes
 from spectral_physics import SpectralMLP, fit
 
 
@@ -133,7 +133,7 @@ def test_input_relevance_on_mnist(data_root):
 
 
 def test_cli_nodes(data_root, tmp_path, capsys):
-    from analysis._xr import read_netcdf
+    from spectral_physics.analysis._xr import read_netcdf
     from spectral_physics import save_network
     from spectral_physics.cli import main
 

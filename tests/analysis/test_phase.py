@@ -1,4 +1,4 @@
-"""Sweeps, ensembles, resumption, executors and the phase boundary (analysis.phase)."""
+"""Sweeps, ensembles, resumption, executors and the phase boundary (spectral_physics.analysis.phase)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analysis._xr import read_netcdf, write_netcdf
-from analysis.phase import (
+from spectral_physics.analysis._xr import read_netcdf, write_netcdf
+from spectral_physics.analysis.phase import (
     EXAMPLE_SPEC,
     STATUS_DIVERGED,
     STATUS_OK,
@@ -117,7 +117,7 @@ def test_diverged_point_is_kept_with_status_and_nan(tmp_path):
 
 @pytest.mark.parametrize("named, device", [(True, "cpu"), (False, "cpu"), (True, "gpu")])
 def test_one_diverged_member_does_not_sink_its_ensemble(tmp_path, monkeypatch, named, device):
-    import analysis.phase as phase
+    import spectral_physics.analysis.phase as phase
     from spectral_physics.train import DivergenceError
 
     # on a GPU an ensemble member is not guaranteed to round as it would alone
@@ -379,7 +379,7 @@ def test_cli_bad_spec_is_one_line(tmp_path, capsys):
 
 
 def test_plot_sweep_draws_the_dataset_numbers():
-    from analysis.plots import plot_sweep
+    from spectral_physics.analysis.plots import plot_sweep
 
     rel = np.tile(np.array([0.9, 0.98, 1.0])[:, None], (1, 4))
     ds = synthetic(rel)
@@ -398,7 +398,7 @@ def test_plot_sweep_draws_the_dataset_numbers():
 
 
 def test_sparse_points_record_topology_turnover(tmp_path):
-    from analysis.phase import _load_data
+    from spectral_physics.analysis.phase import _load_data
     from spectral_physics import SpectralMLP, fit
     from spectral_physics.sparse import TopologyTurnover
 

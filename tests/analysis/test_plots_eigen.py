@@ -10,10 +10,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from analysis import homeostasis as hs  # noqa: E402
-from analysis import plots  # noqa: E402
-from analysis.eigenstats import eigenstats, eigenstats_ensemble, marchenko_pastur_pdf  # noqa: E402
-from analysis.nodes import node_correspondence  # noqa: E402
+from spectral_physics.analysis import homeostasis as hs  # noqa: E402
+from spectral_physics.analysis import plots  # noqa: E402
+from spectral_physics.analysis.eigenstats import eigenstats, eigenstats_ensemble, marchenko_pastur_pdf  # noqa: E402
+from spectral_physics.analysis.nodes import node_correspondence  # noqa: E402
 from spectral_physics import SpectralMLP, fit  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""CF attributes, provenance and atomic netCDF writing (analysis._xr)."""
+"""CF attributes, provenance and atomic netCDF writing (spectral_physics.analysis._xr)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analysis._xr import cf, git_revision, provenance_attrs, read_netcdf, sanitize_attrs, write_netcdf
+from spectral_physics.analysis._xr import cf, git_revision, provenance_attrs, read_netcdf, sanitize_attrs, write_netcdf
 
 
 def test_sanitize_attrs_only_strings_and_numbers():
