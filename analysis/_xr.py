@@ -18,12 +18,12 @@ plain numbers so a Dataset round-trips without loss of meaning.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
+from spectral_physics.atomic import atomic_path
 from spectral_physics.provenance import (  # noqa: F401  (re-exported)
     git_revision,
     package_versions,
@@ -89,15 +89,8 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix == "":
         raise ValueError(f"path must have a file suffix such as .nc, got {str(path)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         _sanitized(ds).to_netcdf(tmp, engine="netcdf4")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -65,7 +65,6 @@ arithmetic return fresh, writable arrays. :func:`clear_cache` empties the cache.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import hashlib
@@ -75,7 +74,6 @@ import os
 import re
 import struct
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -85,6 +83,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .atomic import atomic_path
 
 __all__ = [
     "CIFAR10_ARCHIVE",
@@ -734,50 +734,28 @@ def _progress_bar(total: int | None, desc: str, progress: bool) -> Any:
                 leave=False)
 
 
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # not supported on every platform/filesystem
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _download(url: str, dest: Path, check: Callable[[Path], None], progress: bool) -> None:
     """Fetch ``url`` to ``dest`` atomically; ``check(tmp)`` must pass before the rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp:
-                length = resp.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else None
-                bar = _progress_bar(total, dest.name, progress)
-                written = 0
-                try:
-                    while chunk := resp.read(1 << 20):
-                        out.write(chunk)
-                        written += len(chunk)
-                        bar.update(len(chunk))
-                finally:
-                    bar.close()
-            if total is not None and written != total:
-                raise DatasetError(f"{url}: connection closed after {written} of {total} bytes")
-            out.flush()
-            os.fsync(out.fileno())
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp:
+            length = resp.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            bar = _progress_bar(total, dest.name, progress)
+            written = 0
+            try:
+                while chunk := resp.read(1 << 20):
+                    out.write(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
+            finally:
+                bar.close()
+        if total is not None and written != total:
+            raise DatasetError(f"{url}: connection closed after {written} of {total} bytes")
         try:
             check(tmp)
         except DatasetError as exc:
             # Name what was fetched, not the temporary file that is about to be removed.
             raise DatasetError(str(exc).replace(str(tmp), url)) from exc
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
     _VERIFIED.add(_stat_key(dest))
 
 
