@@ -57,7 +57,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from spectral_physics.analysis.phase import EXAMPLE_SPEC, load_spec, phase_boundary, run_sweep
+    from spectral_physics.analysis.phase import phase_boundary
+    from spectral_physics.analysis.sweep import EXAMPLE_SPEC, load_spec, run_sweep
     from spectral_physics.cli import CLIError
 
     if args.example:

@@ -250,7 +250,7 @@ def _data(name: str, subset: int | None, n_test: int | None, root: str | None, s
 
 
 def _step_presets_sweep(ctx: dict[str, Any], path: Path) -> None:
-    from .phase import run_sweep
+    from .sweep import run_sweep
 
     spec = copy.deepcopy(ctx["schedule"]["presets_sweep"])
     if ctx["data_root"]:

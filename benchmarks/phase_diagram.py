@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from spectral_physics.analysis._xr import read_netcdf
-    from spectral_physics.analysis.phase import phase_boundary, run_sweep
+    from spectral_physics.analysis.phase import phase_boundary
+    from spectral_physics.analysis.sweep import run_sweep
     from spectral_physics.analysis.plots import plot_sweep
 
     out = Path(args.out)

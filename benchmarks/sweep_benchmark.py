@@ -57,7 +57,8 @@ def main(argv=None) -> int:
     p.add_argument("--markdown", default=None, help="also write the table to this file")
     args = p.parse_args(argv)
 
-    from spectral_physics.analysis.phase import SweepSpec, _load_data, run_sweep
+    from spectral_physics.analysis.sweep import SweepSpec, run_sweep
+    from spectral_physics.analysis.sweep.run import _load_data
 
     spec = SweepSpec.from_dict(grid(args.subset, args.n_test, args.epochs, args.dataset))
     n_runs = len(spec.points()) * len(spec.seeds)

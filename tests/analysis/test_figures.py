@@ -257,7 +257,7 @@ def test_save_figure_rejects_bad_names(tmp_path):
 
 
 def test_quick_and_full_schedules_are_valid():
-    from spectral_physics.analysis.phase import load_spec
+    from spectral_physics.analysis.sweep import load_spec
     from spectral_physics.analysis.reproduce import FULL, QUICK, _benchmark
 
     sparse = _benchmark("sparse_vs_direct")

@@ -8,21 +8,19 @@ import os
 import numpy as np
 import pytest
 import xarray as xr
-
 from spectral_physics.analysis._xr import read_netcdf, write_netcdf
-from spectral_physics.analysis.phase import (
+from spectral_physics.analysis.phase import boundary_crossing, phase_boundary, phase_diagram_data
+from spectral_physics.analysis.sweep import (
     EXAMPLE_SPEC,
     STATUS_DIVERGED,
     STATUS_OK,
     SweepSpec,
     SweepSpecError,
     assemble,
-    boundary_crossing,
     pending_points,
-    phase_boundary,
-    phase_diagram_data,
     run_sweep,
 )
+
 from spectral_physics import SpectralMLP, fit
 from spectral_physics.datasets import teacher_student
 
@@ -117,7 +115,8 @@ def test_diverged_point_is_kept_with_status_and_nan(tmp_path):
 
 @pytest.mark.parametrize("named, device", [(True, "cpu"), (False, "cpu"), (True, "gpu")])
 def test_one_diverged_member_does_not_sink_its_ensemble(tmp_path, monkeypatch, named, device):
-    import spectral_physics.analysis.phase as phase
+    import spectral_physics.analysis.sweep.run as phase
+
     from spectral_physics.train import DivergenceError
 
     # on a GPU an ensemble member is not guaranteed to round as it would alone
@@ -398,7 +397,8 @@ def test_plot_sweep_draws_the_dataset_numbers():
 
 
 def test_sparse_points_record_topology_turnover(tmp_path):
-    from spectral_physics.analysis.phase import _load_data
+    from spectral_physics.analysis.sweep.run import _load_data
+
     from spectral_physics import SpectralMLP, fit
     from spectral_physics.sparse import TopologyTurnover
 

@@ -1,0 +1,230 @@
+"""Running independent runs on any executor, each result saved to a :class:`RunStore` as it lands.
+
+:func:`run_tasks` is the one execution loop of the library's experiments: it submits
+every run whose record is missing to a :class:`concurrent.futures.Executor` (in process,
+a local process pool, a Dask cluster, or any executor passed in), keeps a bounded window
+of tasks in flight, writes each finished record from the submitting process (workers need
+no shared file system), and on the first failure saves what has finished before
+re-raising, so ``resume=True`` continues from there.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf_futures
+import contextlib
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .store import RunStore
+
+__all__ = ["SerialExecutor", "make_executor", "run_tasks"]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+class SerialExecutor(cf_futures.Executor):
+    """Runs each task in the calling process at ``submit`` (``workers=1``: no process start-up)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf_futures.Future = cf_futures.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            fut.set_exception(exc)
+        return fut
+
+
+_BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """Let worker processes started inside this block use one BLAS thread each.
+
+    Several workers with a multi-threaded BLAS each would oversubscribe the cores; the
+    variables must be in the environment when a worker starts, before it imports NumPy.
+    """
+    saved = {k: os.environ.get(k) for k in _BLAS_VARS}
+    for k in _BLAS_VARS:
+        os.environ.setdefault(k, "1")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None, client: Any = None):
+    """The executor a sweep runs on, and a function that releases it.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Local worker processes (default ``os.cpu_count()``); ``1`` runs in this process.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:port``); needs ``dask[distributed]``.
+    client : dask.distributed.Client, optional
+        An existing client; its executor is used and the client is left open.
+
+    Returns
+    -------
+    executor : concurrent.futures.Executor
+    close : callable
+        Shuts down what this function started.
+    """
+    if client is not None and scheduler is not None:
+        raise ValueError("give either client or scheduler, not both")
+    if client is not None:
+        ex = client.get_executor(pure=False)
+        return ex, lambda: None
+    if scheduler is not None:
+        try:
+            from dask.distributed import Client
+        except ImportError as exc:
+            raise RuntimeError(
+                "scheduler= needs dask.distributed: pip install 'spectral-physics[distributed]'"
+            ) from exc
+        try:
+            cl = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        return cl.get_executor(pure=False), cl.close
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if not _is_int(workers) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if workers == 1:
+        return SerialExecutor(), lambda: None
+    import multiprocessing
+
+    # spawn: fresh interpreters that pick up the single-threaded BLAS settings
+    ex = cf_futures.ProcessPoolExecutor(max_workers=int(workers), mp_context=multiprocessing.get_context("spawn"))
+    return ex, lambda: ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _window(executor: cf_futures.Executor, n: int) -> int:
+    """How many tasks to keep submitted: one at a time in process, a few per pool worker."""
+    if isinstance(executor, SerialExecutor):
+        return 1
+    workers = getattr(executor, "_max_workers", None)
+    return max(1, 2 * int(workers)) if workers else max(1, n)
+
+
+def run_tasks(
+    fn: Callable[[Any], Any],
+    tasks: Mapping[str, Any],
+    store: RunStore,
+    *,
+    executor: cf_futures.Executor | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    validate: Callable[[Any], bool] | None = None,
+    progress: bool = True,
+    desc: str = "runs",
+    on_result: Callable[[str, Any], None] | None = None,
+) -> dict[str, Any]:
+    """Compute every run of ``tasks`` that ``store`` lacks; return all records.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(task) -> record``: a module-level function (pickled to worker processes).
+        The record is a dict (``kind="json"`` stores) or an ``xarray.Dataset``.
+    tasks : mapping
+        Run key -> task (picklable). Keys are file-name stems.
+    store : RunStore
+        Opened (:meth:`RunStore.open`) by the caller; it decides resume or overwrite.
+    executor : concurrent.futures.Executor, optional
+        Used as is and left open. Otherwise one is made from ``workers``, ``scheduler``,
+        ``client`` (:func:`make_executor`) and shut down on return.
+    validate : callable, optional
+        Extra check of a stored record (see :meth:`RunStore.load`).
+    progress : bool
+        tqdm bar over runs (finished runs count from the start).
+    desc : str
+        Label of the bar.
+    on_result : callable, optional
+        ``on_result(key, record)`` after each new record is written.
+
+    Returns
+    -------
+    dict
+        Run key -> record, in the order of ``tasks``.
+
+    Raises
+    ------
+    Exception
+        The first error of a run, after the runs finished so far are written.
+    """
+    from tqdm.auto import tqdm
+
+    todo = store.pending(tasks, validate)
+    close = lambda: None  # noqa: E731
+    if todo and executor is None:
+        executor, close = make_executor(workers, scheduler, client)
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress, unit="run",
+               desc=desc, dynamic_ncols=True)
+    queue = iter(todo)
+    inflight: dict[cf_futures.Future, str] = {}
+    window = _window(executor, len(todo)) if todo else 0
+    blas = contextlib.nullcontext if isinstance(executor, SerialExecutor) else _single_threaded_blas
+
+    def submit_more() -> None:
+        with blas():  # worker processes start inside submit
+            while len(inflight) < window:
+                key = next(queue, None)
+                if key is None:
+                    return
+                inflight[executor.submit(fn, tasks[key])] = key
+
+    def save(key: str, rec: Any) -> None:
+        store.save(key, rec)
+        bar.update(1)
+        if on_result is not None:
+            on_result(key, rec)
+
+    error: BaseException | None = None
+    try:
+        submit_more()
+        while inflight:
+            done, _ = cf_futures.wait(inflight, return_when=cf_futures.FIRST_COMPLETED)
+            for fut in done:
+                key = inflight.pop(fut)
+                try:
+                    rec = fut.result()
+                except Exception as exc:  # noqa: BLE001 - re-raised below, after saving finished runs
+                    error = error or exc
+                    continue
+                save(key, rec)
+            if error is not None:
+                break
+            submit_more()
+    finally:
+        for fut in inflight:
+            fut.cancel()
+        bar.close()
+        close()  # waits for running tasks of a pool this function started
+    if error is not None:
+        # runs that finished while the failure was handled: less to recompute on resume
+        for fut, key in inflight.items():
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                save(key, fut.result())
+        raise error
+    out = {}
+    for key in tasks:
+        rec = store.load(key, validate)
+        if rec is None:
+            raise RuntimeError(f"run {key!r} has no valid record in {store.directory} after it finished")
+        out[key] = rec
+    return out
