@@ -23,6 +23,20 @@ from spectral_physics.cli import positive_int
 __all__ = ["register", "run"]
 
 
+def _threshold(text: str) -> float:
+    """``--threshold``: the range the spec's ``threshold`` has, checked before hours of training."""
+    import argparse
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and 0 < v < 2):
+        raise argparse.ArgumentTypeError(f"must lie in (0, 2) (accuracy relative to direct), got {text!r}")
+    return v
+
+
 def register(sub) -> None:
     """Add the ``sweep`` subcommand to the ``spectral-physics`` parser."""
     p = sub.add_parser(
@@ -49,8 +63,8 @@ def register(sub) -> None:
                         "--workers 1; use 1 on a busy machine)")
     p.add_argument("--no-ensemble", action="store_true",
                    help="train the seeds of a point one after another instead of as one ensemble")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="relative accuracy for the printed phase boundary (default: the spec's)")
+    p.add_argument("--threshold", type=_threshold, default=None,
+                   help="relative accuracy for the printed phase boundary, in (0, 2) (default: the spec's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--example", action="store_true", help="print a commented example spec and exit")
     p.set_defaults(func=run)
@@ -59,6 +73,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from spectral_physics.analysis.phase import phase_boundary
     from spectral_physics.analysis.sweep import EXAMPLE_SPEC, load_spec, run_sweep
+
     from spectral_physics.cli import CLIError
 
     if args.example:

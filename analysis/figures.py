@@ -1,8 +1,8 @@
 """Saving paper figures: one style, reproducible bytes, provenance next to every file.
 
-Every figure script in ``figures/`` builds a Figure with a plot function of
-:mod:`spectral_physics.analysis.plots` inside :func:`paper_style` and hands it to :func:`save_figure`,
-which writes
+Every paper figure (:data:`spectral_physics.figures.FIGURES`) is built with a plot function of
+:mod:`spectral_physics.analysis.plots` inside :func:`paper_style` and handed to :func:`save_figure`
+(both by :func:`spectral_physics.figures.draw`), which writes
 
 * ``<name>.pdf``: vector, byte-identical when regenerated from the same data (no
   creation or modification date, fixed producer string, no git revision inside);
@@ -30,12 +30,15 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 import matplotlib.style
 from matplotlib.figure import Figure
+
+from spectral_physics.atomic import atomic_path, write_text_atomic
 
 from ._xr import git_revision, package_versions
 
@@ -53,18 +56,9 @@ __all__ = [
 COLUMN = 3.4
 TWO_COLUMN = 7.0
 
-#: the shared Matplotlib style (lives next to the figure scripts)
-STYLE_PATH = Path(__file__).resolve().parents[1] / "figures" / "paper.mplstyle"
-
-# used when the package runs without the repository's figures/ folder (e.g. from a wheel)
-_FALLBACK_RC = {
-    "font.family": "serif", "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
-    "xtick.labelsize": 7, "ytick.labelsize": 7, "text.usetex": False, "mathtext.fontset": "dejavuserif",
-    "axes.prop_cycle": matplotlib.cycler(color=["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7",
-                                                "#56B4E9", "#F0E442", "#000000"]),
-    "savefig.dpi": 300, "pdf.fonttype": 42, "svg.hashsalt": "spectral-physics",
-    "figure.constrained_layout.use": True,
-}
+#: the shared Matplotlib style: package data of ``spectral_physics.figures``, found by
+#: importlib.resources in a wheel, an editable install or a clone alike
+STYLE_PATH = resources.files("spectral_physics.figures") / "paper.mplstyle"
 
 # producer string written into every PDF instead of matplotlib's version-bearing default
 _PRODUCER = "spectral-physics figures (matplotlib)"
@@ -72,10 +66,10 @@ _PRODUCER = "spectral-physics figures (matplotlib)"
 
 @contextlib.contextmanager
 def paper_style() -> Iterator[None]:
-    """Context in which figures pick up ``figures/paper.mplstyle`` (rcParams are read at creation)."""
-    style: Any = str(STYLE_PATH) if STYLE_PATH.is_file() else _FALLBACK_RC
-    with matplotlib.rc_context():
-        matplotlib.style.use(style)
+    """Context in which figures pick up ``paper.mplstyle`` (rcParams are read at creation)."""
+    # as_file: a real path for matplotlib even if the package were imported from a zip
+    with resources.as_file(STYLE_PATH) as style, matplotlib.rc_context():
+        matplotlib.style.use(str(style))
         # a fixed salt makes SVG ids, and thus SVG bytes, reproducible
         matplotlib.rcParams["svg.hashsalt"] = "spectral-physics"
         yield
@@ -154,7 +148,7 @@ def save_figure(fig: Figure, name: str, out_dir: str | os.PathLike = "figures/ou
             written[fmt] = _save_one(fig, out / f"{name}.{fmt}", fmt, name, prov, prov_json)
     side = out / f"{name}.json"
     prov["files"] = {fmt: p.name for fmt, p in written.items()}
-    side.write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(side, json.dumps(prov, indent=2, sort_keys=True) + "\n")
     written["json"] = side
     return written
 
@@ -164,14 +158,17 @@ def _save_one(fig: Figure, path: Path, fmt: str, name: str, prov: dict[str, Any]
         # no dates and no revision: the bytes depend on the data and the code's drawing only
         meta = {"Title": name, "Creator": "spectral-physics", "Producer": _PRODUCER,
                 "CreationDate": None, "ModDate": None}
-        fig.savefig(path, format="pdf", metadata=meta)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="pdf", metadata=meta)
     elif fmt == "png":
         meta = {"Title": name, "Software": f"spectral-physics {prov['spectral_physics_version']}",
                 "Source": ", ".join(s["path"] for s in prov["sources"]) or "computed in the script",
                 "provenance": prov_json}
-        fig.savefig(path, format="png", metadata=meta)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", metadata=meta)
     else:
-        fig.savefig(path, format="svg", metadata={"Date": None, "Creator": "spectral-physics"})
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": "spectral-physics"})
     return path
 
 

@@ -1,6 +1,6 @@
 """Homeostatic-plasticity reading of the eigenvalues, made testable.
 
-The input to receiving node ``i`` of a spectral layer is (DESIGN.md section 1)::
+The input to receiving node ``i`` of a spectral layer is (docs/design.md section 1.3)::
 
     z_i = sum_j lam_in_j phi_ij x_j  -  lam_out_i (phi_i . x)  +  b_i
 

@@ -2,16 +2,15 @@
 
 :func:`reproduce` walks a fixed plan. Each *data step* writes one file to
 ``<out>/data/`` (netCDF; the trained network of the eigenvalue analyses as ``.npz``) and
-is skipped when that file exists, so an interrupted run resumes. The preset x hidden-size
-grid goes through the sweep machinery of :mod:`spectral_physics.analysis.phase` (point files under
-``<out>/sweeps/``, ``resume=True``, local processes or a Dask scheduler). The sparse and
-NTT grids reuse ``benchmarks/sparse_vs_direct.py`` and ``benchmarks/ntt_comparison.py``
-(they record what a sweep point does not: per-epoch mask turnover, wiring searches); the
-sparse one keeps one file per run under ``<out>/parts/``. Pruning curves and the
-eigenvalue analyses call the library functions directly. Each *figure step* runs one
-script of ``figures/`` (load Dataset, call a function of :mod:`spectral_physics.analysis.plots`, save PDF,
-PNG and provenance JSON to ``<out>/``). ``<out>/data/schedule.json`` records the
-schedule; another schedule is refused in the same folder.
+is skipped when that file exists, so an interrupted run resumes. The grids are the
+library's experiments (:mod:`spectral_physics.analysis.sweep` for the preset x
+hidden-size sweep, :mod:`spectral_physics.analysis.experiments` for sparse training, NTT
+and node pruning); each keeps one file per finished run in a run store under
+``<out>/sweeps/`` or ``<out>/parts/``, so an interrupted grid resumes run by run. The
+eigenvalue analyses call the library functions directly. Each *figure step* draws one
+figure of the registry :data:`spectral_physics.figures.FIGURES` (PDF, PNG and provenance
+JSON to ``<out>/``). ``<out>/data/schedule.json`` records the schedule; another
+schedule is refused in the same folder.
 
 Two schedules: :data:`QUICK` (minutes on two CPU cores: data subsets, one or two epochs,
 a few seeds; qualitative results only) and :data:`FULL` (paper-scale: whole data sets,
@@ -27,9 +26,7 @@ Example
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import importlib.util
 import json
 import os
 import sys
@@ -41,24 +38,21 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from spectral_physics.figures import FIGURES
 
-from ._xr import cf, provenance_attrs, read_netcdf, to_json, write_netcdf
+from spectral_physics.atomic import write_text_atomic
+
+from ._xr import cf, provenance_attrs, to_json, write_netcdf
 
 __all__ = [
-    "REPO_ROOT",
-    "FIGURES_DIR",
     "QUICK",
     "FULL",
     "FIGURES",
     "Step",
     "plan",
     "reproduce",
-    "load_figure_script",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-FIGURES_DIR = REPO_ROOT / "figures"
-BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 
 # --------------------------------------------------------------------------------------
 # Schedules
@@ -78,10 +72,11 @@ QUICK: dict[str, Any] = {
         "filter": {"seeds": [0, 1], "eigen_epochs": 2, "full_epochs": 1, "lr": 1e-2,
                    "fractions": [0.0, 0.5, 0.8, 0.9], "rankings": ["eigenvalue", "random"]},
     },
-    "sparse": ["--sizes", "784,128,128,10", "--densities", "1,0.5,0.2,0.1,0.05,0.02", "--trains",
-               "direct,spectral", "--modes", "dynamic-percentile", "--seeds", "0,1,2", "--epochs", "2",
-               "--n-train", "5000", "--activation", "tanh"],
-    "ntt": ["--quick", "--seeds", "0,1"],
+    "sparse": {"sizes": [784, 128, 128, 10], "densities": [1.0, 0.5, 0.2, 0.1, 0.05, 0.02],
+               "trains": ["direct", "spectral"], "modes": ["dynamic-percentile"], "seeds": [0, 1, 2], "epochs": 2,
+               "n_train": 5000, "activation": "tanh"},
+    "ntt": {"datasets": ["mnist"], "n_train": 3000, "n_test": 1000, "ntt_steps": 60, "epochs": 1,
+            "seeds": [0, 1]},
     "eigen_net": {"dataset": "mnist", "subset": 10000, "n_test": 2000, "sizes_hidden": [256], "train": "eigen",
                   "activation": "tanh", "init": "paper", "seeds": [0, 1, 2], "epochs": 3, "lr": 1e-2},
     "analysis_samples": 2000,
@@ -105,13 +100,14 @@ FULL: dict[str, Any] = {
         "filter": {"seeds": [0, 1, 2, 3, 4], "eigen_epochs": 20, "full_epochs": 20, "lr": 1e-3,
                    "fractions": [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], "rankings": ["eigenvalue", "random"]},
     },
-    "sparse": ["--sizes", "784,500,500,10", "--densities", "1,0.5,0.3,0.2,0.15,0.1,0.05,0.02", "--trains",
-               "direct,spectral", "--modes", "dynamic-percentile", "--seeds", "0,1,2,3,4", "--epochs", "20",
-               "--activation", "tanh"],
+    "sparse": {"sizes": [784, 500, 500, 10], "densities": [1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.05, 0.02],
+               "trains": ["direct", "spectral"], "modes": ["dynamic-percentile"], "seeds": [0, 1, 2, 3, 4],
+               "epochs": 20, "activation": "tanh"},
     # the global-threshold wirings are where NTT's advantage showed (REPRODUCTION.md)
-    "ntt": ["--datasets", "mnist,fashion-mnist", "--seeds", "0,1,2", "--ntt-steps", "2000", "--epochs", "5",
-            "--densities", "0.1,0.05,0.03,0.02,0.01", "--wirings",
-            "ntt,ntt-global,random,scaled-random,magnitude,global-magnitude,snip,logit-snip,dense"],
+    "ntt": {"datasets": ["mnist", "fashion-mnist"], "seeds": [0, 1, 2], "ntt_steps": 2000, "epochs": 5,
+            "densities": [0.1, 0.05, 0.03, 0.02, 0.01],
+            "wirings": ["ntt", "ntt-global", "random", "scaled-random", "magnitude", "global-magnitude", "snip",
+                        "logit-snip", "dense"]},
     "eigen_net": {"dataset": "mnist", "subset": None, "n_test": None, "sizes_hidden": [500], "train": "eigen",
                   "activation": "tanh", "init": "paper", "seeds": [0, 1, 2, 3, 4], "epochs": 20, "lr": 1e-3},
     "analysis_samples": 10000,
@@ -129,14 +125,14 @@ class Step:
     """One item of the plan.
 
     ``kind`` is ``"data"`` (writes ``output``, a netCDF file under ``<out>/data``) or
-    ``"figure"`` (runs ``figures/<script>``); ``needs`` names the data steps it reads.
+    ``"figure"`` (draws the figure ``output`` of :data:`spectral_physics.figures.FIGURES`);
+    ``needs`` names the data steps it reads.
     """
 
     name: str
     kind: str
     output: str
     needs: tuple[str, ...] = ()
-    script: str | None = None
     grid: bool = False
 
 
@@ -152,18 +148,6 @@ _DATA_STEPS: dict[str, Step] = {s.name: s for s in [
     Step("transfer_operator", "data", "transfer_operator.nc"),
 ]}
 
-#: figure name -> (script in figures/, data steps it reads)
-FIGURES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "accuracy_vs_hidden": ("fig_accuracy_vs_hidden.py", ("presets_sweep",)),
-    "pruning_curves": ("fig_pruning_curves.py", ("pruning",)),
-    "sparse_vs_direct": ("fig_sparse_vs_direct.py", ("sparse",)),
-    "ntt_comparison": ("fig_ntt_comparison.py", ("ntt",)),
-    "eigenvalue_statistics": ("fig_eigenvalue_statistics.py", ("eigenstats",)),
-    "input_relevance": ("fig_input_relevance.py", ("relevance",)),
-    "homeostasis": ("fig_homeostasis.py", ("homeostasis",)),
-    "phase_diagram": ("fig_phase_diagram.py", ("presets_sweep",)),
-    "transfer_operator": ("fig_transfer_operator.py", ("transfer_operator",)),
-}
 
 
 def _closure(names: Iterable[str]) -> list[str]:
@@ -197,42 +181,16 @@ def plan(only: Iterable[str] | None = None) -> list[Step]:
         if bad:
             raise ValueError(f"only: unknown names {bad}; figures: {sorted(FIGURES)}; data: {sorted(_DATA_STEPS)}")
         figs = [f for f in FIGURES if f in only]
-        data = [n for n in only if n in _DATA_STEPS] + [d for f in figs for d in FIGURES[f][1]]
+        data = [n for n in only if n in _DATA_STEPS] + [d for f in figs for d in FIGURES[f].needs]
     needed = set(_closure(data))
     steps = [s for n, s in _DATA_STEPS.items() if n in needed]
-    steps += [Step(f"fig:{f}", "figure", f, FIGURES[f][1], script=FIGURES[f][0]) for f in figs]
+    steps += [Step(f"fig:{f}", "figure", f, FIGURES[f].needs) for f in figs]
     return steps
 
 
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-
-
-def _load_module(path: Path, name: str):
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is needed by this step; run from a clone of the repository")
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
-def load_figure_script(script: str):
-    """Import ``figures/<script>`` as a module (it defines ``NAME``, ``NEEDS`` and ``make``)."""
-    return _load_module(FIGURES_DIR / script, f"_sp_figure_{Path(script).stem}")
-
-
-def _benchmark(name: str):
-    return _load_module(BENCHMARKS_DIR / f"{name}.py", f"_sp_benchmark_{name}")
-
-
-@contextlib.contextmanager
-def _log_to(path: Path):
-    """Send what a benchmark prints to a log file (the plan keeps one progress bar)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-        yield
 
 
 def _data(name: str, subset: int | None, n_test: int | None, root: str | None, seed: int = 0):
@@ -256,92 +214,39 @@ def _step_presets_sweep(ctx: dict[str, Any], path: Path) -> None:
     if ctx["data_root"]:
         spec["data_root"] = str(ctx["data_root"])
     run_sweep(spec, ctx["out"] / "sweeps" / "presets", out=path, resume=True, workers=ctx["workers"],
-              scheduler=ctx["scheduler"], progress=False)
+              scheduler=ctx["scheduler"], progress=ctx["inner_progress"])
 
 
 def _step_pruning(ctx: dict[str, Any], path: Path) -> None:
-    from spectral_physics.pruning import default_fractions, post_training_pruning, pretraining_filter
+    from .experiments.pruning import PruningConfig, pruning_experiment
 
     sch = ctx["schedule"]["pruning"]
-    parts = ctx["out"] / "parts" / "pruning"
-    parts.mkdir(parents=True, exist_ok=True)
-    post_curves = [("spectral", "eigenvalue"), ("spectral", "connectivity"), ("spectral", "random"),
-                   ("direct", "connectivity")]
-    fractions = default_fractions(sch["fraction_step"])
     f = sch["filter"]
-    per_data = []
-    for name in sch["datasets"]:
-        data = _data(name, sch["subset"], sch["n_test"], ctx["data_root"])
-        sizes = [data.n_features, sch["hidden"], data.n_classes]
-        common = {"activation": sch["activation"], "init": sch["init"]}
-        post = {}
-        for train in ("spectral", "direct"):
-            part = parts / f"{name}_post_{train}.nc"
-            if not part.exists():
-                ranks = [r for t, r in post_curves if t == train]
-                ds = post_training_pruning(data, sizes, train=train, seeds=sch["seeds"], epochs=sch["epochs"],
-                                           lr=sch["lr"], rankings=ranks, fractions=fractions,
-                                           attrs={"dataset": name}, **common)
-                write_netcdf(ds, part)
-            post[train] = read_netcdf(part)
-        part = parts / f"{name}_filter.nc"
-        if not part.exists():
-            ds = pretraining_filter(data, sizes, seeds=f["seeds"], eigen_epochs=f["eigen_epochs"],
-                                    full_epochs=f["full_epochs"], lr=f["lr"], rankings=f["rankings"],
-                                    fractions=f["fractions"], attrs={"dataset": name}, **common)
-            write_netcdf(ds, part)
-        filt = read_netcdf(part)
-        curves = [post[t].accuracy.sel(ranking=r, drop=True) for t, r in post_curves]
-        post_acc = xr.concat(curves, dim="curve").assign_coords(curve=[f"{t}: {r}" for t, r in post_curves])
-        filt_acc = filt.accuracy.rename(fraction_removed="filter_fraction", ranking="filter_curve",
-                                        seed="filter_seed")
-        filt_acc = filt_acc.assign_coords(filter_curve=[f"filter: {r}" for r in filt_acc.filter_curve.values])
-        dense = xr.concat([post[t].test_accuracy_dense for t in ("spectral", "direct")], dim="preset")
-        per_data.append(xr.Dataset({"post_accuracy": post_acc, "filter_accuracy": filt_acc,
-                                    "dense_accuracy": dense.assign_coords(preset=["spectral", "direct"])}))
-    ds = xr.concat(per_data, dim="dataset").assign_coords(dataset=sch["datasets"])
-    cf(ds["post_accuracy"], "test accuracy after removing hidden nodes (no retraining)", "1")
-    cf(ds["filter_accuracy"], "test accuracy of the pre-training filter (eigen, prune, retrain spectral)", "1")
-    cf(ds["dense_accuracy"], "test accuracy before pruning", "1")
-    cf(ds["fraction_removed"], "fraction of hidden nodes removed", "1")
-    cf(ds["filter_fraction"], "fraction of hidden nodes removed by the filter", "1")
-    ds.attrs = {}
-    ds.attrs.update(provenance_attrs(analysis="pruning_curves", schedule=sch, hidden=sch["hidden"]))
+    config = PruningConfig(
+        datasets=sch["datasets"], activations=[sch["activation"]], hidden=[sch["hidden"]], seeds=sch["seeds"],
+        epochs=sch["epochs"], lr=sch["lr"], init=sch["init"], fraction_step=sch["fraction_step"],
+        filter_seeds=f["seeds"], filter_eigen_epochs=f["eigen_epochs"], filter_full_epochs=f["full_epochs"],
+        filter_lr=f["lr"], filter_fractions=f["fractions"], filter_rankings=f["rankings"],
+        n_train=sch["subset"], n_test=sch["n_test"])
+    ds = pruning_experiment(config, ctx["out"] / "parts" / "pruning", data_root=ctx["data_root"],
+                            progress=ctx["inner_progress"])
     write_netcdf(ds, path)
 
 
 def _step_sparse(ctx: dict[str, Any], path: Path) -> None:
-    args = list(ctx["schedule"]["sparse"])
-    parts = ctx["out"] / "parts" / "sparse"
-    argv = [*args, "--out", str(parts), "--no-progress"]
-    if ctx["data_root"]:
-        argv += ["--data-root", str(ctx["data_root"])]
-    with _log_to(ctx["out"] / "logs" / "sparse.log"):
-        _benchmark("sparse_vs_direct").main(argv)
-    files = sorted(parts.glob("*.nc"))
-    # object labels: combining fixed-width strings of different widths truncates them
-    parts_ds = [d.assign_coords(train=d.train.astype(object), mode=d["mode"].astype(object))
-                for d in (read_netcdf(p) for p in files)]
-    ds = xr.combine_by_coords(parts_ds, combine_attrs="drop_conflicts", join="outer")
-    with np.errstate(all="ignore"):
-        # density 1 runs are mode "dense", the others the sparse mode: one value per density
-        ds = ds.mean("mode", skipna=True, keep_attrs=True)
-    sizes = json.loads(parts_ds[0].attrs["sizes"])
-    ds["n_weights"] = cf(xr.DataArray(int(sum(a * b for a, b in zip(sizes[:-1], sizes[1:])))),
-                         "weights in all layers", "1")
-    ds.attrs.update(provenance_attrs(analysis="sparse_vs_direct", argv=argv, sizes=sizes))
+    from .experiments.sparse import sparse_vs_direct
+
+    ds = sparse_vs_direct(ctx["schedule"]["sparse"], ctx["out"] / "parts" / "sparse", data_root=ctx["data_root"],
+                          progress=ctx["inner_progress"])
     write_netcdf(ds, path)
 
 
 def _step_ntt(ctx: dict[str, Any], path: Path) -> None:
-    # the benchmark rewrites its file after every run; only a finished one counts as done
-    tmp_path = path.with_name(path.stem + ".partial.nc")
-    argv = [*ctx["schedule"]["ntt"], "--out", str(tmp_path)]
-    if ctx["data_root"]:
-        argv += ["--data-root", str(ctx["data_root"])]
-    with _log_to(ctx["out"] / "logs" / "ntt.log"):
-        _benchmark("ntt_comparison").main(argv)
-    os.replace(tmp_path, path)
+    from .experiments.ntt import ntt_comparison
+
+    ds = ntt_comparison(ctx["schedule"]["ntt"], ctx["out"] / "parts" / "ntt", data_root=ctx["data_root"],
+                        progress=ctx["inner_progress"])
+    write_netcdf(ds, path)
 
 
 def _step_eigen_net(ctx: dict[str, Any], path: Path) -> None:
@@ -462,7 +367,8 @@ def _check_schedule(data_dir: Path, sch: Mapping[str, Any], label: str) -> None:
                 f"use another --out for the {label} schedule, or delete {data_dir}"
             )
         return
-    path.write_text(json.dumps({"label": label, "fingerprint": fp, "schedule": sch}, indent=1, default=str) + "\n")
+    write_text_atomic(path, json.dumps({"label": label, "fingerprint": fp, "schedule": sch}, indent=1,
+                                       default=str) + "\n")
 
 
 def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: str | os.PathLike = "figures/out",
@@ -505,7 +411,7 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
     (out / "data").mkdir(exist_ok=True)
     sch = copy.deepcopy(dict(schedule) if schedule is not None else (QUICK if quick else FULL))
     ctx = {"schedule": sch, "out": out, "workers": workers, "scheduler": scheduler,
-           "data_root": str(data_root) if data_root else None}
+           "data_root": str(data_root) if data_root else None, "inner_progress": progress}
     steps = plan(only)
     _check_schedule(out / "data", sch, "quick" if quick else "full")
     t_all = time.perf_counter()
@@ -522,13 +428,14 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
                 _RUNNERS[step.name](ctx, target)
                 status = "computed"
         else:
-            mod = load_figure_script(step.script)
-            files = mod.make({n: out / "data" / _DATA_STEPS[n].output for n in step.needs}, out)
+            from spectral_physics.figures import draw
+
+            files = draw(step.output, {n: out / "data" / _DATA_STEPS[n].output for n in step.needs}, out)
             report["figures"][step.output] = {k: str(v) for k, v in files.items()}
             status = "drawn"
         report["steps"].append({"name": step.name, "status": status,
                                 "seconds": round(time.perf_counter() - t0, 2)})
     bar.close()
     report["seconds"] = round(time.perf_counter() - t_all, 2)
-    (out / "reproduce.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out / "reproduce.json", json.dumps(report, indent=2) + "\n")
     return report

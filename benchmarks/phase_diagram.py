@@ -24,7 +24,6 @@ SPEC = HERE / "specs" / "mnist_phase.toml"
 def summary_table(ds, b) -> str:
     """Markdown: accuracy per preset and size, and the boundary per preset."""
     import numpy as np
-
     from spectral_physics.analysis.phase import phase_diagram_data
 
     d = phase_diagram_data(ds)
@@ -65,8 +64,8 @@ def main(argv=None) -> int:
 
     from spectral_physics.analysis._xr import read_netcdf
     from spectral_physics.analysis.phase import phase_boundary
-    from spectral_physics.analysis.sweep import run_sweep
     from spectral_physics.analysis.plots import plot_sweep
+    from spectral_physics.analysis.sweep import run_sweep
 
     out = Path(args.out)
     if args.plot_only:

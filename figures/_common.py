@@ -1,8 +1,8 @@
-"""Shared command line of the figure scripts: ``python figures/fig_X.py [--data DIR] [--out DIR]``.
+"""Shared command line of the figure modules: ``python -m spectral_physics.figures.fig_X [--data DIR] [--out DIR]``.
 
-Each script defines ``NAME`` (the output file stem), ``NEEDS`` (the Datasets it reads, as
-named in :mod:`spectral_physics.analysis.reproduce`) and ``make(paths, out_dir)``. Run
-``spectral-physics reproduce --only NAME`` to compute missing Datasets first.
+The Datasets are read from ``--data`` under the file names of the data steps of
+:mod:`spectral_physics.analysis.reproduce`; run ``spectral-physics reproduce --only NAME`` to
+compute missing Datasets first.
 """
 
 from __future__ import annotations
@@ -11,17 +11,21 @@ import argparse
 from pathlib import Path
 
 
-def main(module_name: str, name: str, needs: tuple[str, ...], make, argv=None) -> int:
+def main(name: str, argv=None) -> int:
+    """Draw figure ``name`` of :data:`spectral_physics.figures.FIGURES`; 2 when a Dataset is missing."""
     from spectral_physics.analysis.reproduce import _DATA_STEPS
+    from spectral_physics.figures import FIGURES, draw
 
-    ap = argparse.ArgumentParser(description=f"Draw figure {name!r} from its Dataset(s).")
+    entry = FIGURES[name]
+    ap = argparse.ArgumentParser(prog=f"python -m spectral_physics.figures.fig_{name}",
+                                 description=f"Draw figure {name!r} from its Dataset(s): {entry.summary}.")
     ap.add_argument("--data", type=Path, default=Path("figures/out/data"), help="folder of the Datasets")
     ap.add_argument("--out", type=Path, default=Path("figures/out"), help="folder of the figure files")
     a = ap.parse_args(argv)
-    paths = {n: a.data / _DATA_STEPS[n].output for n in needs}
+    paths = {n: a.data / _DATA_STEPS[n].output for n in entry.needs}
     missing = [str(p) for p in paths.values() if not p.exists()]
     if missing:
         ap.exit(2, f"missing Dataset(s) {missing}; run `spectral-physics reproduce --only {name}` first\n")
-    for fmt, path in make(paths, a.out).items():
+    for fmt, path in draw(name, paths, a.out).items():
         print(f"{fmt}: {path}")
     return 0

@@ -1,41 +1,47 @@
 """Eigenvalue distributions (trained, initial, random null), weight spectrum with its
-Marchenko-Pastur fit, and level-spacing ratios with Poisson/GOE references (first layer)."""
+Marchenko-Pastur fit, and level-spacing ratios with Poisson/GOE references (first layer).
+
+Figure ``eigenvalue_statistics`` of :data:`spectral_physics.figures.FIGURES`, drawn from the
+``eigenstats`` Dataset by :func:`spectral_physics.analysis.plots.plot_eigenstats`, laid out
+for two columns. Run: ``python -m spectral_physics.figures.fig_eigenvalue_statistics --data DIR --out DIR``.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from spectral_physics.analysis import read_netcdf
-from spectral_physics.analysis.figures import TWO_COLUMN, paper_style, save_figure
+from spectral_physics.analysis.figures import TWO_COLUMN
 from spectral_physics.analysis.plots import plot_eigenstats
 
 NAME = "eigenvalue_statistics"
-NEEDS = ("eigenstats",)
+LAYER = 0  # the first weight layer (784 inputs) is the one with enough eigenvalues for statistics
+
+__all__ = ["NAME", "LAYER", "plot", "provenance"]
 
 
-def make(paths, out_dir):
-    ds = read_netcdf(paths["eigenstats"])
-    with paper_style():
-        # the first weight layer (784 inputs) is the one with enough eigenvalues for statistics
-        fig = plot_eigenstats(ds.isel(layer=[0]))
-        fig.set_size_inches(TWO_COLUMN, 2.4)
-        # at two-column width: legend where the densities are empty, readable bar labels
-        dens, r = fig.axes[0], fig.axes[3]
-        dens.set_ylim(top=dens.get_ylim()[1] * 1.35)
-        dens.legend(fontsize=6, loc="upper left", handlelength=1.2)
-        fig.axes[2].legend(fontsize=6, loc="upper right", handlelength=1.2)  # the tail side is empty
-        r.tick_params(axis="x", labelrotation=35, labelsize=6)
-        for text in r.texts:  # Poisson / GOE labels: to the right of the bars
-            text.set_x(len(r.get_xticks()) - 0.45)
-            text.set_horizontalalignment("left")
-            text.set_fontsize(6)
-            text.set_clip_on(False)
-    return save_figure(fig, NAME, out_dir, sources=[paths["eigenstats"]], extra={"layer": 0})
+def plot(ds):
+    """The figure (call inside :func:`spectral_physics.analysis.figures.paper_style`)."""
+    fig = plot_eigenstats(ds.isel(layer=[LAYER]))
+    fig.set_size_inches(TWO_COLUMN, 2.4)
+    # at two-column width: legend where the densities are empty, readable bar labels
+    dens, r = fig.axes[0], fig.axes[3]
+    dens.set_ylim(top=dens.get_ylim()[1] * 1.35)
+    dens.legend(fontsize=6, loc="upper left", handlelength=1.2)
+    fig.axes[2].legend(fontsize=6, loc="upper right", handlelength=1.2)  # the tail side is empty
+    r.tick_params(axis="x", labelrotation=35, labelsize=6)
+    for text in r.texts:  # Poisson / GOE labels: to the right of the bars
+        text.set_x(len(r.get_xticks()) - 0.45)
+        text.set_horizontalalignment("left")
+        text.set_fontsize(6)
+        text.set_clip_on(False)
+    return fig
+
+
+def provenance(fig, ds) -> dict:
+    return {"layer": LAYER}
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import main
+    from spectral_physics.figures._common import main
 
-    sys.exit(main(__name__, NAME, NEEDS, make))
+    sys.exit(main(NAME))

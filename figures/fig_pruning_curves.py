@@ -1,27 +1,21 @@
-"""Node-pruning curves (eigenvalue, connectivity, random, pre-training filter) on MNIST and Fashion-MNIST."""
+"""Node-pruning curves (eigenvalue, connectivity, random, pre-training filter) on MNIST and Fashion-MNIST.
+
+Figure ``pruning_curves`` of :data:`spectral_physics.figures.FIGURES`, drawn from the ``pruning``
+Dataset by :func:`spectral_physics.analysis.plots.plot_pruning_curves` as it is.
+Run: ``python -m spectral_physics.figures.fig_pruning_curves --data DIR --out DIR``.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from spectral_physics.analysis import read_netcdf
-from spectral_physics.analysis.figures import paper_style, save_figure
-from spectral_physics.analysis.plots import plot_pruning_curves
+from spectral_physics.analysis.plots import plot_pruning_curves as plot
 
 NAME = "pruning_curves"
-NEEDS = ("pruning",)
 
-
-def make(paths, out_dir):
-    ds = read_netcdf(paths["pruning"])
-    with paper_style():
-        fig = plot_pruning_curves(ds)
-    return save_figure(fig, NAME, out_dir, sources=[paths["pruning"]])
-
+__all__ = ["NAME", "plot"]
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import main
+    from spectral_physics.figures._common import main
 
-    sys.exit(main(__name__, NAME, NEEDS, make))
+    sys.exit(main(NAME))

@@ -1,27 +1,21 @@
-"""Sparse spectral versus sparse direct training against density, with the topology turnover."""
+"""Sparse spectral versus sparse direct training against density, with the topology turnover.
+
+Figure ``sparse_vs_direct`` of :data:`spectral_physics.figures.FIGURES`, drawn from the ``sparse``
+Dataset by :func:`spectral_physics.analysis.plots.plot_sparse_vs_direct` as it is.
+Run: ``python -m spectral_physics.figures.fig_sparse_vs_direct --data DIR --out DIR``.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from spectral_physics.analysis import read_netcdf
-from spectral_physics.analysis.figures import paper_style, save_figure
-from spectral_physics.analysis.plots import plot_sparse_vs_direct
+from spectral_physics.analysis.plots import plot_sparse_vs_direct as plot
 
 NAME = "sparse_vs_direct"
-NEEDS = ("sparse",)
 
-
-def make(paths, out_dir):
-    ds = read_netcdf(paths["sparse"])
-    with paper_style():
-        fig = plot_sparse_vs_direct(ds)
-    return save_figure(fig, NAME, out_dir, sources=[paths["sparse"]])
-
+__all__ = ["NAME", "plot"]
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import main
+    from spectral_physics.figures._common import main
 
-    sys.exit(main(__name__, NAME, NEEDS, make))
+    sys.exit(main(NAME))

@@ -1,27 +1,21 @@
-"""Structure of a transfer operator: numeric matrix image next to the symbolic form."""
+"""Structure of a transfer operator: numeric matrix image next to the symbolic form.
+
+Figure ``transfer_operator`` of :data:`spectral_physics.figures.FIGURES`, drawn from the ``transfer_operator``
+Dataset by :func:`spectral_physics.analysis.plots.plot_transfer_operator` as it is.
+Run: ``python -m spectral_physics.figures.fig_transfer_operator --data DIR --out DIR``.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from spectral_physics.analysis import read_netcdf
-from spectral_physics.analysis.figures import paper_style, save_figure
-from spectral_physics.analysis.plots import plot_transfer_operator
+from spectral_physics.analysis.plots import plot_transfer_operator as plot
 
 NAME = "transfer_operator"
-NEEDS = ("transfer_operator",)
 
-
-def make(paths, out_dir):
-    ds = read_netcdf(paths["transfer_operator"])
-    with paper_style():
-        fig = plot_transfer_operator(ds)
-    return save_figure(fig, NAME, out_dir, sources=[paths["transfer_operator"]])
-
+__all__ = ["NAME", "plot"]
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import main
+    from spectral_physics.figures._common import main
 
-    sys.exit(main(__name__, NAME, NEEDS, make))
+    sys.exit(main(NAME))

@@ -8,25 +8,21 @@ Example
 -------
 >>> from spectral_physics import SpectralMLP
 >>> net = SpectralMLP([784, 500, 10], train="eigen", activation="relu", seed=0)
->>> net.n_trainable
-1794
+>>> net.n_trainable                      # lam_in, lam_out and the biases of both layers
+2304
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("spectral-physics")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
-
+from . import config
+from ._version import __version__
 from .activations import ACTIVATIONS, get_activation
 from .backend import get_xp, resolve_device, to_device, to_numpy
 from .datasets import Dataset, DatasetError, load_dataset, teacher_student
 from .io import ModelFileError, load_network, save_network
-from .layers import PRESETS, SpectralLayer, trainable_count
+from .layers import SpectralLayer
 from .losses import softmax_cross_entropy
 from .network import SpectralMLP
 from .optim import SGD, Adam, Adamax, make_optimizer
+from .presets import PRESETS, Preset, get_preset, trainable_count
 from .train import Callback, DivergenceError, History, fit
 
 
@@ -42,6 +38,9 @@ __all__ = [
     "__version__",
     "ACTIVATIONS",
     "PRESETS",
+    "Preset",
+    "get_preset",
+    "config",
     "SpectralLayer",
     "SpectralMLP",
     "trainable_count",

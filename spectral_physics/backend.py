@@ -17,11 +17,12 @@ Example
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from . import config
 
 __all__ = [
     "DEVICES",
@@ -44,15 +45,17 @@ def resolve_device(device: str | None = None) -> str:
     Parameters
     ----------
     device : {"cpu", "gpu"} or None
-        ``None`` reads ``SPECTRAL_PHYSICS_DEVICE`` and falls back to ``"cpu"``.
+        Also ``"cuda"``, ``"cupy"`` (any case). ``None`` reads ``SPECTRAL_PHYSICS_DEVICE``
+        now (:mod:`spectral_physics.config`) and falls back to ``"cpu"``.
+
+    Raises
+    ------
+    ValueError
+        For another value, naming ``device`` or the environment variable.
+    RuntimeError
+        For ``"gpu"`` without CuPy or without a CUDA device.
     """
-    if device is None:
-        device = os.environ.get("SPECTRAL_PHYSICS_DEVICE", "cpu") or "cpu"
-    device = str(device).lower()
-    if device in ("cuda", "cupy"):
-        device = "gpu"
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    device = config.get("SPECTRAL_PHYSICS_DEVICE", device, argument="device")
     if device == "gpu":
         _cupy()
     return device

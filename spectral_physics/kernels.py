@@ -15,10 +15,12 @@ Every kernel has two implementations with the same contract:
     Array-module expressions, used for CuPy arrays, for anything the compiled loops do not
     take (non-contiguous or mixed-dtype arrays), and where Numba is not installed.
 
-``SPECTRAL_PHYSICS_KERNELS=array`` (read at import) or :func:`set_implementation` forces the
-array implementation; ``auto`` (the default) takes the compiled one where it applies; ``numba``
-does the same but raises where the compiled kernels are unavailable (Numba missing or failing
-to load) instead of falling back silently. The two agree to rounding:
+``SPECTRAL_PHYSICS_KERNELS=array`` (read at each kernel call through
+:mod:`spectral_physics.config`, so setting it after import works) or
+:func:`set_implementation` (which wins over the variable) forces the array implementation;
+``auto`` (the default) takes the compiled one where it applies; ``numba`` does the same
+but raises where the compiled kernels are unavailable (Numba missing or failing to load)
+instead of falling back silently. The two agree to rounding:
 the compiled loops accumulate the eigenvalue gradients in float64 and evaluate the
 optimiser updates in a different but equivalent order.
 
@@ -37,12 +39,12 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import warnings
 from types import ModuleType
 
 import numpy as np
 
+from . import config
 from .backend import array_module
 
 __all__ = [
@@ -60,31 +62,34 @@ __all__ = [
 #: accepted values of ``SPECTRAL_PHYSICS_KERNELS``
 KERNEL_CHOICES = ("auto", "numba", "array")
 
+_ENV = "SPECTRAL_PHYSICS_KERNELS"
 
-# read once: the kernels run several times per training step
-_CHOICE = (os.environ.get("SPECTRAL_PHYSICS_KERNELS", "auto") or "auto").lower()
-
-
-def _checked(choice: str, what: str) -> str:
-    if choice not in KERNEL_CHOICES:
-        raise ValueError(f"{what} must be one of {KERNEL_CHOICES}, got {choice!r}")
-    return choice
+# set_implementation's choice; None follows the environment variable
+_CHOICE: str | None = None
 
 
 def _choice() -> str:
-    return _checked(_CHOICE, "SPECTRAL_PHYSICS_KERNELS")
+    # config remembers the last parse, so this costs a dictionary look-up per kernel call
+    return _CHOICE if _CHOICE is not None else config.get(_ENV)
 
 
-def set_implementation(choice: str) -> str:
+def set_implementation(choice: str | None) -> str | None:
     """Choose the kernels' implementation for this process; returns the previous choice.
 
     Parameters
     ----------
-    choice : {"auto", "numba", "array"}
-        As ``SPECTRAL_PHYSICS_KERNELS``.
+    choice : {"auto", "numba", "array"} or None
+        As ``SPECTRAL_PHYSICS_KERNELS``, which it overrides; ``None`` follows the variable
+        again.
+
+    Returns
+    -------
+    str or None
+        The previous choice (``None``: the variable's), to pass back to restore it.
     """
     global _CHOICE
-    prev, _CHOICE = _CHOICE, _checked(str(choice).lower(), "choice")
+    prev = _CHOICE
+    _CHOICE = None if choice is None else config.get(_ENV, choice, argument="choice")
     return prev
 
 
@@ -160,7 +165,7 @@ def spectral_weight(phi, lam_in, lam_out):
 
 
 def spectral_grads(g, phi, lam_in, lam_out, want_dphi: bool = True):
-    """Chain ``G = dL/dW`` through ``w_ij = (lam_in_j - lam_out_i) phi_ij`` (DESIGN.md section 1).
+    """Chain ``G = dL/dW`` through ``w_ij = (lam_in_j - lam_out_i) phi_ij`` (docs/design.md section 1.6).
 
     ::
 

@@ -6,7 +6,8 @@ transfer operator ``A = Phi Lambda Phi^-1`` over all ``N_in + N_out`` nodes::
     w_ij = (lam_in_j - lam_out_i) * phi_ij      i: receiving node, j: input node
     z    = x @ W.T + b                          x: (batch, N_in)
 
-Which arrays train is set by a preset (see :data:`PRESETS`) or an explicit set
+Which arrays train is set by a preset (see :data:`PRESETS`, the table in
+:mod:`spectral_physics.presets`, re-exported here) or an explicit set
 of names among ``phi``, ``lam_in``, ``lam_out``. ``phi`` itself may be
 factorised (``svd``: ``phi = U diag(s) V``; ``qr``: ``phi = R Q``, or ``Q R``
 when ``N_out > N_in``) with the orthonormal factors frozen. The ``direct``
@@ -37,37 +38,34 @@ import scipy.linalg
 
 from . import kernels
 from .backend import array_module, resolve_device, to_device
+from .presets import EXPLICIT, PRESETS, Preset, get_preset, trainable_count
 
 __all__ = [
     "PRESETS",
     "INITS",
+    "Preset",
     "SpectralLayer",
+    "factorise",
+    "get_preset",
     "parse_train",
     "trainable_count",
 ]
 
-#: preset name -> (parametrisation of phi, trainable arrays other than the bias)
-PRESETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "direct": ("direct", ("weight",)),
-    "eigen-out": ("phi", ("lam_out",)),
-    "eigen": ("phi", ("lam_in", "lam_out")),
-    "spectral": ("phi", ("phi", "lam_in", "lam_out")),
-    "svd": ("svd", ("s", "lam_in", "lam_out")),
-    "qr": ("qr", ("R", "lam_in", "lam_out")),
-}
-
 #: initialisation schemes (see :class:`SpectralLayer`)
 INITS = ("default", "paper")
 
-_EXPLICIT = ("phi", "lam_in", "lam_out")
+# kept under its old name: spectral_physics.symbolic and older callers import it from here
+_EXPLICIT = EXPLICIT
 
-def parse_train(train: str | Iterable[str]) -> tuple[str, str, tuple[str, ...]]:
+
+def parse_train(train: str | Iterable[str] | Preset) -> tuple[str, str, tuple[str, ...]]:
     """Resolve a preset name or an explicit set of trainable names.
 
     Parameters
     ----------
-    train : str or iterable of str
-        A key of :data:`PRESETS`, or names among ``phi``, ``lam_in``, ``lam_out``.
+    train : str, iterable of str or Preset
+        A key of :data:`PRESETS`, or names among ``phi``, ``lam_in``, ``lam_out``
+        (see :func:`spectral_physics.presets.get_preset`).
 
     Returns
     -------
@@ -77,46 +75,29 @@ def parse_train(train: str | Iterable[str]) -> tuple[str, str, tuple[str, ...]]:
     trainable : tuple of str
         Trainable arrays, bias excluded.
     """
-    if isinstance(train, str):
-        if train in PRESETS:
-            param, names = PRESETS[train]
-            return train, param, names
-        if "+" not in train:
-            raise ValueError(f"train must be one of {sorted(PRESETS)} or a set of {_EXPLICIT}, got {train!r}")
-        train = train.split("+")
-    names = tuple(n for n in _EXPLICIT if n in set(train))
-    unknown = set(train) - set(_EXPLICIT)
-    if unknown or not names:
-        raise ValueError(
-            f"train must be one of {sorted(PRESETS)} or a non-empty set of {_EXPLICIT}, "
-            f"got {sorted(train)!r}"
-        )
-    return "+".join(names), "phi", names
+    p = get_preset(train)
+    return p.name, p.parametrisation, p.trainable
 
 
-def trainable_count(preset: str | Iterable[str], n_in: int, n_out: int, bias: bool = True) -> int:
-    """Exact number of trainable scalars of one layer.
+def factorise(parametrisation: str, phi: np.ndarray) -> dict[str, np.ndarray]:
+    """The stored factors of a host ``phi`` (N_out, N_in) in the ``svd`` or ``qr`` parametrisation.
 
-    Parameters
-    ----------
-    preset : str or iterable of str
-        As accepted by :func:`parse_train`.
-    n_in, n_out : int
-        Layer sizes.
-    bias : bool
-        Whether the ``n_out`` biases train.
+    ``svd``: ``U, s, V`` with ``phi = U diag(s) V`` (economic). ``qr``: ``R`` upper
+    triangular and ``Q`` with orthonormal rows, ``phi = R Q`` (RQ), or orthonormal
+    columns, ``phi = Q R``, when ``N_out > N_in``. Used by the default initialisation and
+    by :func:`spectral_physics.pruning.prune_nodes`, which refactorises a cut ``phi``.
     """
-    _, _, names = parse_train(preset)
-    r = min(n_in, n_out)
-    size = {
-        "weight": n_in * n_out,
-        "phi": n_in * n_out,
-        "lam_in": n_in,
-        "lam_out": n_out,
-        "s": r,
-        "R": r * (r + 1) // 2,
-    }
-    return sum(size[n] for n in names) + (n_out if bias else 0)
+    if parametrisation == "svd":
+        u, s, vt = np.linalg.svd(phi, full_matrices=False)
+        return {"U": u, "s": s, "V": vt}
+    if parametrisation != "qr":
+        raise ValueError(f"parametrisation must be 'svd' or 'qr' to factorise phi, got {parametrisation!r}")
+    n_out, n_in = phi.shape[-2:]
+    if n_out <= n_in:
+        rr, q = scipy.linalg.rq(phi, mode="economic")
+    else:
+        q, rr = np.linalg.qr(phi)
+    return {"R": np.triu(rr), "Q": q}
 
 
 def _glorot(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
@@ -138,17 +119,10 @@ def _init_host(
         out["lam_out"] = np.zeros(n_out)
         if param in ("direct", "phi"):
             out["weight" if param == "direct" else "phi"] = phi
-        elif param == "svd":
-            u, s, vt = np.linalg.svd(phi, full_matrices=False)
-            out.update(U=u, s=s, V=vt)
-        else:  # qr
-            if n_out <= n_in:
-                rr, q = scipy.linalg.rq(phi, mode="economic")
-            else:
-                q, rr = np.linalg.qr(phi)
-            out.update(R=np.triu(rr), Q=q)
+        else:  # svd, qr: factorise that phi exactly
+            out.update(factorise(param, phi))
     elif init == "paper":
-        # Values seen in the authors' code (DESIGN.md section 1).
+        # Values seen in the authors' code (docs/design.md section 1.7).
         if param == "svd":
             out["lam_in"] = np.zeros(n_in)
             out["lam_out"] = np.ones(n_out)
@@ -204,6 +178,9 @@ class SpectralLayer:
 
     Attributes
     ----------
+    spec : spectral_physics.presets.Preset
+        The row of the preset table the layer follows (``preset`` and ``parametrisation``
+        are its ``name`` and ``parametrisation``).
     trainable : tuple of str
         Names of trainable arrays, ``bias`` last when it trains.
     mask : None or bool array, shape (..., N_out, N_in)
@@ -232,7 +209,8 @@ class SpectralLayer:
             if not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"{name} must be a positive integer, got {n!r}")
         self.n_in, self.n_out = int(n_in), int(n_out)
-        self.preset, self.parametrisation, names = parse_train(train)
+        self.spec = get_preset(train)
+        self.preset, self.parametrisation, names = self.spec.name, self.spec.parametrisation, self.spec.trainable
         self.use_bias = bool(bias)
         self.trainable = names + (("bias",) if bias else ())
         self.device = resolve_device(device)
@@ -270,7 +248,7 @@ class SpectralLayer:
     @property
     def n_trainable(self) -> int:
         """Number of trainable scalars (per ensemble member)."""
-        return trainable_count(self.preset, self.n_in, self.n_out, self.use_bias)
+        return self.spec.count(self.n_in, self.n_out, self.use_bias)
 
     def _get(self, name: str):
         return self._arrays[name]
@@ -316,21 +294,18 @@ class SpectralLayer:
     def phi(self):
         """Eigenvector block ``phi``, shape (..., N_out, N_in); derived for svd, qr and direct."""
         a = self._arrays
-        p = self.parametrisation
-        if p == "phi":
-            return a["phi"]
-        if p == "direct":
-            return a["weight"]
-        if p == "svd":
+        if self.spec.phi_array is not None:
+            return a[self.spec.phi_array]
+        if self.parametrisation == "svd":
             return (a["U"] * a["s"][..., None, :]) @ a["V"]
         r = self.xp.triu(a["R"])  # only the upper triangle is a parameter
         return r @ a["Q"] if self.n_out <= self.n_in else a["Q"] @ r
 
     @phi.setter
     def phi(self, value) -> None:
-        if self.parametrisation not in ("phi", "direct"):
+        if self.spec.phi_array is None:
             raise AttributeError(f"phi of a {self.preset!r} layer is derived; set its factors")
-        self._set("phi" if self.parametrisation == "phi" else "weight", value)
+        self._set(self.spec.phi_array, value)
 
     # ------------------------------------------------------------------ weights
     def dense_weight(self):
@@ -426,7 +401,7 @@ class SpectralLayer:
         """Chain ``G = dL/dW`` (..., N_out, N_in) to the trainable arrays (bias excluded).
 
         ``G`` may be overwritten; ``phi`` may be passed when already computed. Uses
-        DESIGN.md section 1 (one fused pass, :func:`spectral_physics.kernels.spectral_grads`)::
+        docs/design.md section 1.6 (one fused pass, :func:`spectral_physics.kernels.spectral_grads`)::
 
             dL/dphi_ij = G_ij (lam_in_j - lam_out_i)
             dL/dlam_in_j = sum_i G_ij phi_ij,   dL/dlam_out_i = -sum_j G_ij phi_ij

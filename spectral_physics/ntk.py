@@ -4,7 +4,7 @@ For an MLP ``z_l = a_{l-1} W_l^T + b_l``, ``a_l = sigma(z_l)``, ``f = z_L`` the
 backpropagated signal of output ``c`` is ``delta_L^c = e_c``,
 ``delta_l^c = sigma'(z_l) * (delta_{l+1}^c W_{l+1})`` and ``df_c / dW_l = delta_l^c a_{l-1}^T``.
 The empirical NTK is the Gram matrix of those Jacobians over the trainable
-parameters; it is assembled from ``delta`` and ``a`` alone (DESIGN.md section 4)::
+parameters; it is assembled from ``delta`` and ``a`` alone (docs/design.md section 4.2)::
 
     Theta(x, x')_{cc'} = sum_l [ sum_ij Q_l,ij delta_l,i^c(x) delta_l,i^c'(x') a_l-1,j(x) a_l-1,j(x')
                                  + delta_l^c(x) . delta_l^c'(x') ]                       (bias)

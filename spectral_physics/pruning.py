@@ -50,9 +50,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.linalg
 
 from .backend import host_rng, to_device, to_numpy
+from .layers import factorise
+from .presets import get_preset
 from .provenance import provenance_attrs
 
 __all__ = [
@@ -186,18 +187,6 @@ def _resolve_remove(net, fraction, remove, ranking, x, seed) -> list[np.ndarray]
 
 
 # ---------------------------------------------------------------------- rebuilding
-def _refactor(param: str, phi: np.ndarray) -> dict[str, np.ndarray]:
-    n_out, n_in = phi.shape
-    if param == "svd":
-        u, s, vt = np.linalg.svd(phi, full_matrices=False)
-        return {"U": u, "s": s, "V": vt}
-    if n_out <= n_in:
-        r, q = scipy.linalg.rq(phi, mode="economic")
-    else:
-        q, r = np.linalg.qr(phi)
-    return {"R": np.triu(r), "Q": q}
-
-
 def _rebuild(net, sizes: list[int], train, host_arrays: list[dict[str, np.ndarray]], masks, sparsity):
     from .network import SpectralMLP
 
@@ -260,13 +249,12 @@ def prune_nodes(net, fraction: float | None = None, *, remove: Sequence[Sequence
         rows, cols = keep[k + 1], keep[k]
         a = {n: to_numpy(v) for n, v in layer.arrays.items()}
         out = {"lam_in": a["lam_in"][cols], "lam_out": a["lam_out"][rows], "bias": a["bias"][rows]}
-        p = layer.parametrisation
-        if p in ("direct", "phi"):
-            name = "weight" if p == "direct" else "phi"
+        name = layer.spec.phi_array
+        if name is not None:
             out[name] = a[name][np.ix_(rows, cols)]
-        else:
+        else:  # svd, qr: refactorise the cut phi as the default initialisation does
             phi = to_numpy(layer.phi).astype(np.float64)[np.ix_(rows, cols)]
-            out.update(_refactor(p, phi))
+            out.update(factorise(layer.parametrisation, phi))
         host_arrays.append(out)
         masks.append(None if layer.mask is None else to_numpy(layer.mask)[np.ix_(rows, cols)])
         sparsity.append(layer.sparsity)
@@ -306,10 +294,8 @@ def with_preset(net, train):
     E.g. ``eigen`` -> ``spectral`` (both store ``phi``): the pre-training filter trains the
     eigenvalues, prunes, then trains the survivors fully.
     """
-    from .layers import parse_train
-
     _single(net)
-    _, param, _ = parse_train(train)
+    param = get_preset(train).parametrisation
     if param != net.layers[0].parametrisation:
         raise ValueError(f"train must share the parametrisation {net.layers[0].parametrisation!r} "
                          f"of {net.preset!r}, got {train!r} ({param!r})")

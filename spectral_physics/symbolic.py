@@ -1,7 +1,7 @@
 """Symbolic transfer operators (SymPy): the formulas behind spectral layers.
 
 A spectral layer ``N_in -> N_out`` is the lower-left block of the transfer
-operator over all ``N_in + N_out`` nodes (DESIGN.md section 1)::
+operator over all ``N_in + N_out`` nodes (docs/design.md section 1.2)::
 
     Phi    = [[I, 0], [phi, I]]          Phi^-1 = 2I - Phi = [[I, 0], [-phi, I]]
     Lambda = diag(lam_in, lam_out)       A = Phi Lambda Phi^-1
@@ -105,15 +105,9 @@ _HARD_LIMIT_NODES = 200
 N_IN = sp.Symbol("N_in", integer=True, positive=True)
 N_OUT = sp.Symbol("N_out", integer=True, positive=True)
 
-from .layers import _EXPLICIT  # noqa: E402
-from .layers import PRESETS as _PRESETS  # noqa: E402
+# what each preset stores and trains comes from the one preset table
+from .presets import Preset, get_preset  # noqa: E402
 
-_STORED = {
-    "direct": ("weight",),
-    "phi": ("phi", "lam_in", "lam_out"),
-    "svd": ("U", "s", "V", "lam_in", "lam_out"),
-    "qr": ("R", "Q", "lam_in", "lam_out"),
-}
 _DIAGONALS = ("out", "in", "tied")
 
 # ---------------------------------------------------------------- display names
@@ -236,26 +230,9 @@ def _is_zero(expr: Any) -> bool:
 
 
 # ---------------------------------------------------------------- presets and counts
-def _parse_preset(preset: str | Iterable[str]) -> tuple[str, str, tuple[str, ...]]:
-    """``(name, parametrisation, trainable names)``, as ``spectral_physics.layers.parse_train``."""
-    if isinstance(preset, str):
-        if preset in _PRESETS:
-            param, names = _PRESETS[preset]
-            return preset, param, names
-        if "+" not in preset:
-            raise ValueError(
-                f"preset must be one of {sorted(_PRESETS)} or a '+'-joined set of {_EXPLICIT}, "
-                f"got {preset!r}"
-            )
-        preset = preset.split("+")
-    chosen = set(preset)
-    names = tuple(n for n in _EXPLICIT if n in chosen)
-    if chosen - set(_EXPLICIT) or not names:
-        raise ValueError(
-            f"preset must be one of {sorted(_PRESETS)} or a non-empty set of {_EXPLICIT}, "
-            f"got {sorted(chosen)!r}"
-        )
-    return "+".join(names), "phi", names
+def _parse_preset(preset: str | Iterable[str] | Preset) -> Preset:
+    """The preset table's row (:func:`spectral_physics.presets.get_preset`), errors naming ``preset``."""
+    return get_preset(preset, what="preset")
 
 
 def trainable_count_expr(
@@ -290,7 +267,8 @@ def trainable_count_expr(
     >>> trainable_count_expr("svd", 784, 500, bias=False)
     1784
     """
-    _, _, names = _parse_preset(preset)
+    names = _parse_preset(preset).trainable
+    # written out in SymPy on purpose, apart from Preset.count: the tests check one against the other
     n_in, n_out = sp.sympify(n_in), sp.sympify(n_out)
     r = sp.Min(n_in, n_out)
     size = {
@@ -389,6 +367,8 @@ class TransferOperator:
     Attributes
     ----------
     n_in, n_out, preset, parametrisation : int, int, str, str
+    spec : spectral_physics.presets.Preset
+        The preset table's row: which arrays are stored (:attr:`inputs`) and which train.
     has_bias : bool
     inputs : dict of str to sympy.Matrix
         The symbols of every stored array (``phi``, ``lam_in``, ``lam_out``, ``weight``,
@@ -428,9 +408,10 @@ class TransferOperator:
         if layer is not None:
             layer = _check_size("layer", layer)
         self.layer = layer
-        self.preset, self.parametrisation, names = _parse_preset(preset)
+        self.spec = _parse_preset(preset)
+        self.preset, self.parametrisation = self.spec.name, self.spec.parametrisation
         self.has_bias = bool(bias)
-        self.trainable = names + (("bias",) if self.has_bias else ())
+        self.trainable = self.spec.trainable + (("bias",) if self.has_bias else ())
         self._wide = max(self.n_in, self.n_out) >= 10
         self.inputs = self._make_inputs()
         self.values: dict[sp.Symbol, sp.Expr] = {}
@@ -454,7 +435,7 @@ class TransferOperator:
     def _make_inputs(self) -> dict[str, sp.Matrix]:
         n_in, n_out, r = self.n_in, self.n_out, min(self.n_in, self.n_out)
         out: dict[str, sp.Matrix] = {}
-        for name in _STORED[self.parametrisation]:
+        for name in self.spec.stored:
             if name == "weight":
                 out[name] = self._matrix("weight", n_out, n_in)
             elif name == "phi":
@@ -1099,7 +1080,8 @@ class NetworkOperator:
             )
         if diagonal not in _DIAGONALS:
             raise ValueError(f"diagonal must be one of {_DIAGONALS}, got {diagonal!r}")
-        self.preset, self.parametrisation, _ = _parse_preset(preset)
+        spec = _parse_preset(preset)
+        self.preset, self.parametrisation = spec.name, spec.parametrisation
         if diagonal == "tied" and self.parametrisation == "direct":
             raise ValueError(
                 "diagonal='tied' needs eigenvalue parameters; preset 'direct' has none"

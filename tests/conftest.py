@@ -7,17 +7,23 @@ are missing they skip, unless ``SPECTRAL_PHYSICS_REQUIRE_DATA=1`` (set by
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from spectral_physics import config
+
+
+def _has_mnist(root: Path) -> bool:
+    return (root / "mnist" / "train-images-idx3-ubyte.gz").exists()
+
 
 def _data_dir() -> Path | None:
-    env = os.environ.get("SPECTRAL_PHYSICS_DATA")
-    if env:
-        return Path(env)
+    dirs = config.get("SPECTRAL_PHYSICS_DATA")
+    if dirs:
+        # several directories may be joined with os.pathsep, as load_dataset searches them
+        return next((d for d in dirs if _has_mnist(d)), dirs[0])
     here = Path(__file__).resolve().parents[1]
     guess = here.parent / "shared" / "data"
     return guess if guess.is_dir() else None
@@ -27,10 +33,10 @@ def _data_dir() -> Path | None:
 def data_root() -> Path:
     """Directory holding ``mnist/`` and ``fashion-mnist/`` IDX files."""
     root = _data_dir()
-    ok = root is not None and (root / "mnist" / "train-images-idx3-ubyte.gz").exists()
+    ok = root is not None and _has_mnist(root)
     if not ok:
         msg = f"MNIST files not found (SPECTRAL_PHYSICS_DATA={root})"
-        if os.environ.get("SPECTRAL_PHYSICS_REQUIRE_DATA") == "1":
+        if config.get("SPECTRAL_PHYSICS_REQUIRE_DATA"):
             pytest.fail(msg + " and SPECTRAL_PHYSICS_REQUIRE_DATA=1")
         pytest.skip(msg)
     return root

@@ -70,7 +70,8 @@ class RunStore:
     """
 
     def __init__(self, directory: str | os.PathLike, *, fingerprint: str, kind: str = "json",
-                 manifest: Mapping[str, Any] | None = None, manifest_name: str = "store.json", label: str = "configuration") -> None:
+                 manifest: Mapping[str, Any] | None = None, manifest_name: str = "store.json",
+                 label: str = "configuration") -> None:
         if kind not in _KINDS:
             raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
         self.directory = Path(directory)

@@ -1,4 +1,4 @@
-"""Paper figures: the numbers behind each plot, the figure scripts, reproducible PDFs.
+"""Paper figures: the numbers behind each plot, the figure registry, reproducible PDFs.
 
 The expensive Datasets (sweeps, pruning, sparse training, NTT) are replaced by small
 synthetic ones with known numbers written where the plan expects them; the cheap ones
@@ -15,7 +15,6 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-
 from spectral_physics.analysis import read_netcdf, write_netcdf
 from spectral_physics.analysis.figures import read_png_text, save_figure
 from spectral_physics.analysis.plots import (
@@ -25,7 +24,8 @@ from spectral_physics.analysis.plots import (
     plot_sparse_vs_direct,
     plot_transfer_operator,
 )
-from spectral_physics.analysis.reproduce import FIGURES, load_figure_script, plan, reproduce
+from spectral_physics.analysis.reproduce import plan, reproduce
+from spectral_physics.figures import FIGURES, draw
 
 TS = "teacher-student"
 TINY = {
@@ -157,21 +157,34 @@ def test_ntt_comparison_plots_means_and_dense_line():
     p = fig.plotted
     np.testing.assert_allclose(p["density"], [0.01, 0.03, 0.1])
     np.testing.assert_allclose(p["accuracy"]["mnist"]["ntt"], [0.90, 0.93, 0.95])
-    dense = [ln for ln in fig.axes[0].lines if ln.get_gid() == "mnist/dense"]
-    assert len(dense) == 1 and np.allclose(dense[0].get_ydata(), 0.97)
+    assert p["dense"]["mnist"] == pytest.approx(0.97)
+    dense = [ln for ln in fig.axes[0].lines if ln.get_label() == "dense"]
+    assert len(dense) == 1 and np.allclose(dense[0].get_ydata(), p["dense"]["mnist"])
 
 
 def test_phase_diagram_figure_draws_boundary_at_known_ratio(out_dir, tmp_path):
     out, _ = out_dir
-    mod = load_figure_script("fig_phase_diagram.py")
-    files = mod.make({"presets_sweep": out / "data" / "presets_sweep.nc"}, tmp_path)
+    files = draw("phase_diagram", {"presets_sweep": out / "data" / "presets_sweep.nc"}, tmp_path)
     assert files["pdf"].stat().st_size > 1000
+    meta = json.loads(files["json"].read_text())
+    assert meta["threshold"] == 0.99 and meta["n_boot"] == 500
+    from spectral_physics.analysis.phase import phase_boundary
     from spectral_physics.analysis.plots import plot_sweep
 
-    p = plot_sweep(sweep_dataset()).plotted
+    ds = sweep_dataset()
+    boundary = phase_boundary(ds, n_boot=50)
+    p = plot_sweep(ds, boundary).plotted
     # relative accuracy 0.98 at ratio 0.01 and 1.00 at 0.011: 0.99 half-way in log(ratio)
     np.testing.assert_allclose(p["eigen"]["boundary_ratio"], np.sqrt(0.01 * 0.011), rtol=1e-6)
+    assert p["eigen"]["boundary_ratio_lower"] <= p["eigen"]["boundary_ratio"] <= p["eigen"]["boundary_ratio_upper"]
     np.testing.assert_allclose(p["relative_grid"][1], [0.98, 1.0, 1.0], atol=1e-12)
+    assert p["threshold"] == 0.99
+    # the threshold drawn is the boundary's, not the Dataset attribute's
+    assert plot_sweep(ds, phase_boundary(ds, threshold=0.985, n_boot=5)).plotted["threshold"] == 0.985
+    with pytest.raises(TypeError):
+        plot_sweep(ds)  # the plot runs no bootstrap: the caller passes phase_boundary(ds)
+    with pytest.raises(ValueError, match="phase-boundary"):
+        plot_sweep(ds, ds)
 
 
 def test_transfer_operator_figure_shows_matrix_and_symbols(out_dir):
@@ -187,26 +200,57 @@ def test_transfer_operator_figure_shows_matrix_and_symbols(out_dir):
 
 def test_figures_from_existing_plot_functions_draw_the_dataset(out_dir):
     out, _ = out_dir
-    rel = read_netcdf(out / "data" / "relevance.nc")
-    fig = load_figure_script("fig_input_relevance.py")
     from spectral_physics.analysis.figures import paper_style
-    from spectral_physics.analysis.plots import plot_eigenstats, plot_input_relevance
 
+    rel = read_netcdf(out / "data" / "relevance.nc")
+    assert FIGURES["input_relevance"].needs == ("relevance",)
     with paper_style():
-        f = plot_input_relevance(rel)
-    img = [im for im in f.axes[0].images if im.get_gid() == "input_relevance"][0]
+        f = FIGURES["input_relevance"].plot(rel)
     want = rel.input_relevance.mean("seed").values
-    np.testing.assert_allclose(np.asarray(img.get_array()).ravel(), want.ravel())
+    np.testing.assert_allclose(f.plotted["input_relevance"].ravel(), want.ravel())
     es = read_netcdf(out / "data" / "eigenstats.nc")
-    f = plot_eigenstats(es.isel(layer=[0]))
-    bars = [p for p in f.axes[3].patches if str(p.get_gid()).startswith("r/") and
-            str(p.get_gid()).endswith("/trained")]
-    heights = [b.get_height() for b in bars]
-    assert np.isclose(heights[0], float(es.lam_in_r.sel(source="trained", layer=0).mean("seed")))
-    assert fig.NEEDS == ("relevance",)
+    with paper_style():
+        f = FIGURES["eigenvalue_statistics"].plot(es)
+    assert list(f.plotted["r"]) == [0]  # the paper figure shows the first layer
+    assert np.isclose(f.plotted["r"][0]["trained"]["mean"][0],
+                      float(es.lam_in_r.sel(source="trained", layer=0).mean("seed")))
+    hs = read_netcdf(out / "data" / "homeostasis.nc")
+    with paper_style():
+        f = FIGURES["homeostasis"].plot(hs)
+    cv = f.plotted["cv"][int(hs.layer[0])]  # bars: seed means, as drawn
+    np.testing.assert_allclose(cv["cv"], hs.activity_cv.isel(layer=0).mean("seed").values)
+    np.testing.assert_allclose([b.get_height() for b in f.axes[2].patches[: len(cv["cv"])]], cv["cv"])
+    assert cv["n_seeds"] == hs.sizes["seed"] == 2
 
 
-# ------------------------------------------------------------------ scripts and plan
+# ------------------------------------------------------------------ registry and plan
+def test_registry_modules_and_plan_agree():
+    import importlib
+
+    from spectral_physics.analysis import reproduce as rp
+
+    assert rp.FIGURES is FIGURES  # the plan reads the one registry
+    for name, entry in FIGURES.items():
+        mod = importlib.import_module(f"spectral_physics.figures.fig_{name}")
+        assert mod.NAME == name == entry.name and callable(mod.plot) and entry.summary
+        assert entry.module is mod
+        assert all(n in rp._DATA_STEPS for n in entry.needs)
+    with pytest.raises(ValueError, match="unknown figure"):
+        draw("no_such_figure", {}, ".")
+    with pytest.raises(ValueError, match="presets_sweep"):
+        draw("phase_diagram", {}, ".")
+
+
+def test_paper_style_is_package_data():
+    from importlib import resources
+
+    import matplotlib
+    from spectral_physics.analysis.figures import STYLE_PATH, paper_style
+
+    assert STYLE_PATH == resources.files("spectral_physics.figures") / "paper.mplstyle"
+    assert STYLE_PATH.is_file()
+    with paper_style():
+        assert matplotlib.rcParams["font.family"] == ["serif"] and matplotlib.rcParams["pdf.fonttype"] == 42
 def test_plan_orders_dependencies_and_rejects_unknown_names():
     names = [s.name for s in plan(only=["phase_diagram"])]
     assert names == ["presets_sweep", "fig:phase_diagram"]
@@ -236,12 +280,10 @@ def test_every_figure_script_writes_pdf_png_and_provenance(out_dir):
 @pytest.mark.parametrize("figure", ["accuracy_vs_hidden", "phase_diagram", "transfer_operator"])
 def test_regenerated_pdf_is_byte_identical(out_dir, tmp_path, figure):
     out, _ = out_dir
-    script, needs = FIGURES[figure]
-    mod = load_figure_script(script)
-    paths = {n: out / "data" / (n + ".nc") for n in needs}
+    paths = {n: out / "data" / (n + ".nc") for n in FIGURES[figure].needs}
     digests = []
     for k in range(2):
-        files = mod.make(paths, tmp_path / f"run{k}")
+        files = draw(figure, paths, tmp_path / f"run{k}")
         digests.append(hashlib.sha256(files["pdf"].read_bytes()).hexdigest())
     assert digests[0] == digests[1]
     assert digests[0] == hashlib.sha256((out / f"{figure}.pdf").read_bytes()).hexdigest()
@@ -257,15 +299,16 @@ def test_save_figure_rejects_bad_names(tmp_path):
 
 
 def test_quick_and_full_schedules_are_valid():
+    from spectral_physics.analysis.experiments import NTTConfig, SparseConfig
+    from spectral_physics.analysis.reproduce import FULL, QUICK
     from spectral_physics.analysis.sweep import load_spec
-    from spectral_physics.analysis.reproduce import FULL, QUICK, _benchmark
 
-    sparse = _benchmark("sparse_vs_direct")
     for sch in (QUICK, FULL):
         spec = load_spec(sch["presets_sweep"])
         assert spec.axes["train"][0] == "direct" and len(spec.seeds) >= 3  # error bars over seeds
-        a = sparse.parse_args([*sch["sparse"], "--out", "unused"])
+        a = SparseConfig.from_dict(sch["sparse"])
         assert 1.0 in a.densities and len(a.seeds) >= 3
+        assert len(NTTConfig.from_dict(sch["ntt"]).seeds) >= 2
         assert len(sch["pruning"]["seeds"]) >= 3 and len(sch["pruning"]["filter"]["seeds"]) >= 2
     assert len(FULL["presets_sweep"]["seeds"]) == 5
     assert FULL["presets_sweep"]["epochs"] > QUICK["presets_sweep"]["epochs"]
@@ -281,14 +324,14 @@ def test_figure_script_command_line(out_dir, tmp_path):
     import subprocess
     import sys
 
-    from spectral_physics.analysis.reproduce import FIGURES_DIR
-
     out, _ = out_dir
-    script = str(FIGURES_DIR / "fig_ntt_comparison.py")
-    ok = subprocess.run([sys.executable, script, "--data", str(out / "data"), "--out", str(tmp_path)],
-                        capture_output=True, text=True)
+    module = ["-m", "spectral_physics.figures.fig_ntt_comparison"]
+    # from another folder: the module is found as an installed package, not by its path
+    ok = subprocess.run([sys.executable, *module, "--data", str(out / "data"), "--out", str(tmp_path)],
+                        capture_output=True, text=True, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
+    assert not ok.stderr  # no runpy warning: the package does not import its figure modules
     assert (tmp_path / "ntt_comparison.pdf").stat().st_size > 1000
-    missing = subprocess.run([sys.executable, script, "--data", str(tmp_path / "none")], capture_output=True,
-                             text=True)
+    missing = subprocess.run([sys.executable, *module, "--data", str(tmp_path / "none")], capture_output=True,
+                             text=True, cwd=tmp_path)
     assert missing.returncode == 2 and "reproduce --only ntt_comparison" in missing.stderr

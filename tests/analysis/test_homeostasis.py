@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-
 from spectral_physics.analysis import homeostasis as hs
 from spectral_physics.analysis._xr import read_netcdf, write_netcdf
+
 from spectral_physics import SpectralMLP, fit
 
 

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-
 from spectral_physics.analysis._xr import cf, git_revision, provenance_attrs, read_netcdf, sanitize_attrs, write_netcdf
 
 
