@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from spectral_physics import SpectralMLP, to_numpy
+from spectral_physics.network import affine, forward_pass
 
 __all__ = [
     "as_members",
@@ -19,6 +20,7 @@ __all__ = [
     "layer_arrays",
     "LayerArrays",
     "forward64",
+    "affine_maps",
     "cross_entropy_per_sample",
     "hidden_sizes",
     "spec_of",
@@ -110,7 +112,7 @@ def hidden_sizes(net: SpectralMLP) -> list[int]:
 
 
 def forward64(net: SpectralMLP, x, arrays: Sequence[LayerArrays] | None = None):
-    """Float64 forward pass on the host.
+    """Float64 forward pass on the host (:func:`spectral_physics.network.forward_pass`).
 
     Parameters
     ----------
@@ -131,14 +133,12 @@ def forward64(net: SpectralMLP, x, arrays: Sequence[LayerArrays] | None = None):
     x = np.asarray(to_numpy(x), dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != net.sizes[0]:
         raise ValueError(f"x must have shape (batch, {net.sizes[0]}), got {x.shape}")
-    zs, acts = [], [x]
-    a = x
-    for k, la in enumerate(arrays):
-        z = a @ la.w.T + la.bias
-        zs.append(z)
-        a = net.act.f(z) if k < len(arrays) - 1 else z
-        acts.append(a)
-    return zs, acts
+    return forward_pass(x, affine_maps(arrays), net.act)
+
+
+def affine_maps(arrays: Sequence[LayerArrays]) -> list:
+    """One :func:`spectral_physics.network.affine` map per layer of host float64 arrays."""
+    return [affine(la.w, la.bias) for la in arrays]
 
 
 def cross_entropy_per_sample(logits: np.ndarray, y: np.ndarray) -> np.ndarray:

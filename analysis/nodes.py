@@ -63,12 +63,12 @@ _SCORE_DOC = {
 
 def _propagate(net, arrays, k: int, z: np.ndarray) -> np.ndarray:
     """Logits from pre-activations ``z`` (..., batch, N_{k+1}) of layer ``k``."""
-    last = len(arrays) - 1
-    h = z
-    for m in range(k, last):
-        a = net.act.f(h)
-        h = a @ arrays[m + 1].w.T + arrays[m + 1].bias
-    return h
+    from spectral_physics.network import forward_pass
+
+    from ._net import affine_maps
+
+    # only the logits are needed: the stacked ablated passes must not keep every layer
+    return forward_pass(z, affine_maps(arrays[k + 1 :]), net.act, from_pre=True, trace=False)
 
 
 def ablation_importance(net, x, y, *, max_elements: int = 2**24) -> dict[str, list[np.ndarray]]:

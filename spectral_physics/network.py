@@ -24,11 +24,82 @@ from typing import Any
 import numpy as np
 
 from .activations import get_activation
-from .backend import host_rng, resolve_device, to_device, to_numpy
+from .backend import array_module, host_rng, resolve_device, to_device, to_numpy
 from .layers import SpectralLayer, parse_train
+from .limits import check_network_size
 from .losses import softmax_cross_entropy
 
-__all__ = ["SpectralMLP"]
+__all__ = ["SpectralMLP", "forward_pass", "affine"]
+
+
+def affine(weight, bias=None):
+    """The map ``a -> a @ weight^T + bias`` of one layer, for :func:`forward_pass`.
+
+    Parameters
+    ----------
+    weight : array, shape (..., N_out, N_in)
+        Effective weights (masks applied, or not, as the caller wants).
+    bias : array, shape (..., N_out), optional
+
+    Returns
+    -------
+    callable
+        ``a`` (..., batch, N_in) -> ``z`` (..., batch, N_out), in the arrays' dtype.
+    """
+
+    def apply(a):
+        xp = array_module(a)
+        z = xp.matmul(a, xp.swapaxes(weight, -1, -2))
+        if bias is not None:
+            z += bias[..., None, :]
+        return z
+
+    return apply
+
+
+def forward_pass(x, layers, act, *, from_pre: bool = False, trace: bool = True):
+    """The forward recursion of every network here, written once.
+
+    ``z_l = layers[l](a_l)``; ``a_{l+1} = act(z_l)`` after every layer but the last, whose
+    output (the logits) stays linear. :meth:`SpectralMLP.forward_trace` passes the layers'
+    own ``forward`` (masks, dynamic sparsity, the cache backpropagation reads); analyses and
+    gradient probes pass :func:`affine` maps of arrays they chose (dense weights, float64
+    host copies, edited columns).
+
+    Parameters
+    ----------
+    x : array, shape (..., batch, N_in of layers[0])
+        Input of the first map; with ``from_pre=True`` the pre-activations of a hidden
+        layer, activated before the first map (what a pass resumed mid-network needs).
+    layers : sequence of callable
+        One map ``a -> z`` per layer, in order.
+    act : Activation
+        Hidden-layer activation (``act.f``).
+    from_pre : bool
+        Activate ``x`` first (only when a map follows: with no maps ``x`` is returned).
+    trace : bool
+        Keep every intermediate array; ``False`` keeps only the current one (memory of
+        one layer, for large stacked passes).
+
+    Returns
+    -------
+    zs, acts : lists of arrays
+        With ``trace=True``: ``zs[l]`` (..., batch, N_{l+1}) the pre-activations of map
+        ``l``; ``acts[0]`` the (activated) input, ``acts[l + 1] = act(zs[l])`` for hidden
+        layers and ``acts[-1] = zs[-1]`` the output.
+    out : array, shape (..., batch, N_out of layers[-1])
+        With ``trace=False``: the output alone.
+    """
+    a = act.f(x) if from_pre and len(layers) else x
+    zs, acts = [], [a]
+    last = len(layers) - 1
+    for k, layer in enumerate(layers):
+        z = layer(a)
+        a = act.f(z) if k < last else z
+        if trace:
+            zs.append(z)
+            acts.append(a)
+    return (zs, acts) if trace else a
 
 
 def _check_sizes(sizes) -> list[int]:
@@ -94,6 +165,7 @@ class SpectralMLP:
             if not seeds:
                 raise ValueError("seed must be an integer or a non-empty sequence of integers")
             self.seed, ensemble = seeds, True
+        check_network_size(self.sizes, len(seeds))  # before any allocation; spectral_physics.limits
         rngs = [host_rng(s) for s in seeds]
         self.layers = [
             SpectralLayer(
@@ -186,13 +258,7 @@ class SpectralMLP:
         """
         if check:
             x = self._check_x(x)
-        zs, acts = [], [x]
-        a = x
-        for k, layer in enumerate(self.layers):
-            z = layer.forward(a)
-            zs.append(z)
-            a = self.act.f(z) if k < len(self.layers) - 1 else z
-            acts.append(a)
+        zs, acts = forward_pass(x, [layer.forward for layer in self.layers], self.act)
         self._trace = (zs, acts)
         return zs, acts
 
@@ -245,19 +311,34 @@ class SpectralMLP:
         return (float(loss) if loss.ndim == 0 else loss), grads
 
     def predict(self, x, batch_size: int = 10000):
-        """Predicted class labels, shape (..., batch), on the network's device."""
-        x = self._check_x(x)
+        """Predicted class labels, shape (..., batch), on the network's device.
+
+        Rows of non-finite logits get a meaningless label (argmax reads NaN as the
+        largest); :meth:`accuracy` reports NaN for such a network instead.
+        """
+        return self._predict(self._check_x(x), batch_size)[0]
+
+    def _predict(self, x, batch_size: int = 10000):
+        """Labels (..., batch) and whether every logit was finite (...,), both on the device."""
         xp = self.xp
         n = x.shape[-2]
-        out = [xp.argmax(self.forward(x[..., i : i + batch_size, :], check=False), axis=-1)
-               for i in range(0, n, batch_size)]
-        return xp.concatenate(out, axis=-1)
+        labels, finite = [], xp.ones(x.shape[:-2], dtype=bool)
+        for i in range(0, n, batch_size):
+            logits = self.forward(x[..., i : i + batch_size, :], check=False)
+            labels.append(xp.argmax(logits, axis=-1))
+            finite &= xp.isfinite(logits).all(axis=(-2, -1))
+        return xp.concatenate(labels, axis=-1), finite
 
     def accuracy(self, x, y) -> float | np.ndarray:
-        """Fraction of correct labels (per member for an ensemble), on the host."""
+        """Fraction of correct labels (per member for an ensemble), on the host.
+
+        NaN for a network (member) with any non-finite logit: a diverged network must not
+        score the share of the class that argmax reads NaN logits as.
+        """
         x = self._check_x(x)
         y = self._check_y(y, x)
-        acc = to_numpy((self.predict(x) == y).mean(axis=-1))
+        labels, finite = self._predict(x)
+        acc = to_numpy(self.xp.where(finite, (labels == y).mean(axis=-1), np.nan))
         return float(acc) if acc.ndim == 0 else acc
 
     # ------------------------------------------------------------------ structure

@@ -2,7 +2,7 @@
 
 A sparse *student* starts as a magnitude-pruned copy of a random dense *teacher* and
 is optimised on unlabeled data so that its outputs and its empirical NTK match the
-teacher's (DESIGN.md section 4)::
+teacher's (docs/design.md section 4.4; the gradient: section 4.5)::
 
     L = lambda_K mean((Theta_s - Theta_t)^2) + mean((f_s - f_t)^2) + (lambda_2 / density) sum ||M * W||^2
 
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import array_module, host_rng, to_device, to_numpy
+from .backend import array_module, host_rng, to_device
 from .network import SpectralMLP
 from .ntk import (
     DEFAULT_MEMORY_BUDGET,
@@ -51,12 +51,13 @@ from .ntk import (
     ntk_memory_estimate,
     output_signals,
 )
-from .optim import make_optimizer
-from .sparse import check_density
+from .sparse import DynamicSparseTraining, apply_masks, check_density, magnitude_masks
+from .train import DEFAULT_MAX_LOSS, Callback, fit
 
 __all__ = [
     "NTT_DEFAULTS",
     "NTTResult",
+    "NTTObjective",
     "make_teacher",
     "teacher_targets",
     "ntt_loss_and_grad",
@@ -350,6 +351,85 @@ def ntt_loss_and_grad(student: SpectralMLP, x, f_t, theta_t, *, density: float,
     return loss, parts, grads
 
 
+class NTTObjective:
+    """The NTT loss as a :func:`~spectral_physics.train.fit` objective (label-free).
+
+    Called by ``fit`` on each minibatch ``x``: the teacher's outputs and kernel on ``x``
+    (:func:`teacher_targets`) are the targets, and :func:`ntt_loss_and_grad` gives the
+    student's loss and exact gradient. The labels ``y`` are ignored (``None``).
+
+    Parameters
+    ----------
+    teacher : SpectralMLP
+        Dense network whose outputs and NTK are matched; left unchanged.
+    density, lambda_k, lambda_2, kind, memory_budget
+        As :func:`ntt_loss_and_grad`.
+
+    Attributes
+    ----------
+    losses : list of float
+        The loss of every step so far, in order.
+    """
+
+    def __init__(self, teacher: SpectralMLP, *, density: float, lambda_k: float = NTT_DEFAULTS["lambda_k"],
+                 lambda_2: float = NTT_DEFAULTS["lambda_2"], kind: str = NTT_DEFAULTS["kind"],
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> None:
+        _check_single_direct_any(teacher)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        self.teacher = teacher
+        self.density = check_density(density)
+        self.lambda_k = _check_nonneg("lambda_k", lambda_k)
+        self.lambda_2 = _check_nonneg("lambda_2", lambda_2)
+        self.kind, self.memory_budget = kind, memory_budget
+        self.losses: list[float] = []
+
+    def evaluate(self, student: SpectralMLP, x, f_t, theta_t, grad: bool = True):
+        """:func:`ntt_loss_and_grad` of ``student`` on ``x`` against given targets, with these settings."""
+        return ntt_loss_and_grad(student, x, f_t, theta_t, density=self.density, lambda_k=self.lambda_k,
+                                 lambda_2=self.lambda_2, kind=self.kind, grad=grad,
+                                 memory_budget=self.memory_budget)
+
+    def __call__(self, student: SpectralMLP, x, y=None):
+        """``(loss, grads, None)`` on batch ``x`` (n, N_0); no logits, so no training accuracy."""
+        f_t, th_t = teacher_targets(self.teacher, x, self.kind, self.memory_budget)
+        loss, _, grads = self.evaluate(student, x, f_t, th_t)
+        self.losses.append(loss)
+        return loss, grads, None
+
+
+class _Validation(Callback):
+    """NTT's held-out loss at step 0, every ``every`` steps and after the last step."""
+
+    def __init__(self, objective: NTTObjective, x_val, steps: int, every: int, hist: dict) -> None:
+        self.objective, self.every, self.steps, self.hist = objective, every, steps, hist
+        self.f_t, self.theta_t = teacher_targets(objective.teacher, x_val, objective.kind)
+        self.x_val = x_val
+        self.step = 0
+
+    def _validate(self, net) -> None:
+        loss, parts, _ = self.objective.evaluate(net, self.x_val, self.f_t, self.theta_t, grad=False)
+        h = self.hist
+        train = self.objective.losses[self._since :]
+        h["step"].append(self.step)
+        h["val_loss"].append(loss)
+        h["val_kernel_dist"].append(parts["kernel_dist"])
+        h["val_target_dist"].append(parts["target_dist"])
+        h["val_l2"].append(parts["l2"])
+        h["train_loss"].append(float(np.mean(train)) if train else None)
+        h["seconds"].append(time.perf_counter() - self.t0)
+        self._since = len(self.objective.losses)
+
+    def on_train_begin(self, net) -> None:
+        self.step, self.t0, self._since = 0, time.perf_counter(), len(self.objective.losses)
+        self._validate(net)
+
+    def on_step_end(self, net, epoch: int, step: int) -> None:
+        self.step += 1
+        if self.step % self.every == 0 or self.step == self.steps:
+            self._validate(net)
+
+
 @dataclass
 class NTTResult:
     """Outcome of :func:`neural_tangent_transfer`.
@@ -394,8 +474,15 @@ def neural_tangent_transfer(
     seed: int = 0,
     progress: bool = True,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    max_loss: float = DEFAULT_MAX_LOSS,
 ) -> NTTResult:
     """Find a sparse wiring without labels by matching the teacher's outputs and NTK.
+
+    The optimisation is :func:`~spectral_physics.train.fit` with :class:`NTTObjective` as
+    its loss (Adam, full batches only: each seeded epoch over the training part of ``x``
+    drops its incomplete last batch), the mask re-selection a
+    :class:`~spectral_physics.sparse.DynamicSparseTraining` callback and the validation
+    a callback too.
 
     Parameters
     ----------
@@ -426,11 +513,15 @@ def neural_tangent_transfer(
         Show a progress bar.
     memory_budget : int
         Bytes one step may allocate; checked before the first step.
+    max_loss : float
+        Explosion bound of the step loss (see :func:`~spectral_physics.train.fit`).
+
+    Raises
+    ------
+    DivergenceError
+        When a step's loss or the student's parameters stop being finite, or the loss
+        exceeds ``max_loss``; ``epoch`` and ``step`` count ``fit``'s epochs over the data.
     """
-    from tqdm.auto import tqdm
-
-    from .sparse import apply_masks, magnitude_masks
-
     _check_student(teacher)
     density = check_density(density)
     for name, v, low in (("steps", steps, 0), ("batch_size", batch_size, 2), ("mask_every", mask_every, 0),
@@ -449,65 +540,32 @@ def neural_tangent_transfer(
     config = {"density": density, "steps": steps, "lr": lr, "batch_size": batch_size, "lambda_k": lambda_k,
               "lambda_2": lambda_2, "mask_every": mask_every, "kind": kind, "scope": scope, "val_size": val_size,
               "val_every": val_every, "seed": seed}
+    # one generator draws the split, then (inside fit) one permutation per epoch
     rng = host_rng(np.random.SeedSequence([int(seed), 4, 2]))
     perm = rng.permutation(n)
     val_idx, tr_idx = perm[:val_size], np.sort(perm[val_size:])
     x_val = x[to_device(val_idx, teacher.device)]
-    fv_t, thv_t = teacher_targets(teacher, x_val, kind)
+    x_tr = x[to_device(tr_idx, teacher.device)]
 
     student = teacher.copy()
     apply_masks(student, magnitude_masks(student, density, scope=scope))
-    opt = make_optimizer("adam", lr)
     hist: dict[str, list] = {k: [] for k in ("step", "val_loss", "val_kernel_dist", "val_target_dist",
                                              "val_l2", "train_loss", "seconds")}
-    hist["mask_changes"] = []
-
-    def validate(step, train_losses, t0):
-        loss, parts, _ = ntt_loss_and_grad(student, x_val, fv_t, thv_t, density=density, lambda_k=lambda_k,
-                                           lambda_2=lambda_2, kind=kind, grad=False)
-        hist["step"].append(step)
-        hist["val_loss"].append(loss)
-        hist["val_kernel_dist"].append(parts["kernel_dist"])
-        hist["val_target_dist"].append(parts["target_dist"])
-        hist["val_l2"].append(parts["l2"])
-        hist["train_loss"].append(float(np.mean(train_losses)) if train_losses else None)
-        hist["seconds"].append(time.perf_counter() - t0)
-        return loss
-
-    t0 = time.perf_counter()
-    validate(0, [], t0)
-    order = np.array([], dtype=np.int64)
-    pos = 0
-    losses: list[float] = []
-    bar = tqdm(total=steps, disable=not progress, unit="step", leave=False, dynamic_ncols=True, desc="NTT")
-    try:
-        for step in range(1, steps + 1):
-            if pos + batch_size > len(order):
-                order = tr_idx[rng.permutation(len(tr_idx))]
-                pos = 0
-            xb = x[to_device(order[pos : pos + batch_size], teacher.device)]
-            pos += batch_size
-            f_t, th_t = teacher_targets(teacher, xb, kind, memory_budget)
-            loss, parts, grads = ntt_loss_and_grad(student, xb, f_t, th_t, density=density, lambda_k=lambda_k,
-                                                   lambda_2=lambda_2, kind=kind, memory_budget=memory_budget)
-            if not np.isfinite(loss):
-                from .train import DivergenceError
-
-                raise DivergenceError(1, step, loss)
-            opt.step(student.params, grads)
-            losses.append(loss)
-            if mask_every and step % mask_every == 0 and step < steps - mask_every:
-                old = [to_numpy(layer.mask) for layer in student.layers]
-                apply_masks(student, magnitude_masks(student, density, scope=scope))
-                hist["mask_changes"].append(
-                    (step, int(sum((to_numpy(layer.mask) & ~o).sum() for layer, o in zip(student.layers, old)))))
-            if step % val_every == 0 or step == steps:
-                vl = validate(step, losses, t0)
-                losses = []
-                bar.set_postfix(val_loss=f"{vl:.4g}")
-            bar.update(1)
-    finally:
-        bar.close()
+    objective = NTTObjective(teacher, density=density, lambda_k=lambda_k, lambda_2=lambda_2, kind=kind,
+                             memory_budget=memory_budget)
+    callbacks: list[Callback] = []
+    dst = None
+    if mask_every:
+        # the last re-choice lies more than mask_every steps before the end
+        dst = DynamicSparseTraining(density, every=mask_every, scope=scope, until=steps - mask_every - 1)
+        callbacks.append(dst)
+    callbacks.append(_Validation(objective, x_val, steps, val_every, hist))
+    per_epoch = len(tr_idx) // batch_size
+    fit(student, (x_tr, None), epochs=-(-steps // per_epoch), max_steps=steps, batch_size=batch_size,
+        drop_last=True, optimizer="adam", lr=lr, seed=rng, progress=progress, callbacks=callbacks,
+        loss_and_grad=objective, max_loss=max_loss)
+    # a re-choice keeps the number of kept entries, so as many enter as leave: flips / 2
+    hist["mask_changes"] = [(u["step"], int(sum(u["flips"])) // 2) for u in (dst.updates if dst else [])]
     masks = [layer.mask for layer in student.layers]
     return NTTResult(student, teacher, masks, hist, config)
 
@@ -519,7 +577,5 @@ def supervised_phase(net: SpectralMLP, data, *, epochs: int = 10, lr: float = 1e
     A thin wrapper of :func:`spectral_physics.train.fit`; the masks in ``layer.mask`` stay fixed
     because the core zeroes the gradients of masked weights.
     """
-    from .train import fit
-
     return fit(net, data, epochs=epochs, optimizer="adam", lr=lr, batch_size=batch_size, seed=seed,
                progress=progress, **fit_kw)

@@ -65,6 +65,7 @@ import numpy as np
 
 from .backend import array_module, host_rng, to_device, to_numpy
 from .losses import softmax_cross_entropy
+from .network import affine, forward_pass
 from .train import Callback
 
 __all__ = [
@@ -249,16 +250,10 @@ def weight_gradients(net, x, dlogits_fn) -> list[Any]:
     xp = net.xp
     x = net._check_x(x)
     ws = [layer.dense_weight() for layer in net.layers]
-    zs, acts = [], [x]
-    a = x
+    # explicit dense maps: the layers' own forward would apply their masks
+    maps = [affine(w, layer.bias if layer.use_bias else None) for layer, w in zip(net.layers, ws)]
+    zs, acts = forward_pass(x, maps, net.act)
     last = len(net.layers) - 1
-    for k, (layer, w) in enumerate(zip(net.layers, ws)):
-        z = xp.matmul(a, xp.swapaxes(w, -1, -2))
-        if layer.use_bias:
-            z = z + layer.bias[..., None, :]
-        zs.append(z)
-        a = net.act.f(z) if k < last else z
-        acts.append(a)
     delta = dlogits_fn(acts[-1])
     grads: list[Any] = [None] * len(ws)
     for k in range(last, -1, -1):

@@ -69,6 +69,8 @@ def register(sub) -> None:
                    help="how --sparsity acts (see spectral_physics.sparse.configure_sparsity)")
     p.add_argument("--sparse-every", type=positive_int, default=100,
                    help="steps between mask re-choices for --sparse-mode dst (default 100)")
+    p.add_argument("--max-loss", type=positive_float, default=None,
+                   help="explosion bound: a step loss above it stops training as diverged (default 1e6)")
     p.add_argument("--out", default=None, help="save the trained network here (.npz), after every epoch")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -93,12 +95,18 @@ def run(args) -> int:
 
         callbacks = list(configure_sparsity(net, args.sparsity, args.sparse_mode, seed=args.seed,
                                                   every=args.sparse_every) or [])
+    if args.out is not None:
+        from spectral_physics.io import Checkpoint
+
+        # last, so the saved records carry every other callback's annotations; it also saves
+        # at the end (the network fit returns, even with --epochs 0)
+        callbacks.append(Checkpoint(args.out))
     l1 = {"lam_in": args.l1_eigen, "lam_out": args.l1_eigen} if args.l1_eigen else None
     try:
         hist = fit(net, data, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                    lr=args.lr, val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
                    progress=not args.no_progress and sys.stderr.isatty(), l1=l1, callbacks=callbacks,
-                   checkpoint=args.out)
+                   **({} if args.max_loss is None else {"max_loss": args.max_loss}))
     except DivergenceError as exc:
         raise CLIError(str(exc)) from None
     test_acc = net.accuracy(data.x_test, data.y_test)
@@ -108,10 +116,6 @@ def run(args) -> int:
         "test_accuracy": test_acc, "epoch_seconds": hist["seconds"], "history": hist.records,
         "out": args.out,
     }
-    if args.out is not None and args.epochs == 0:
-        from spectral_physics.io import save_network
-
-        save_network(net, args.out, history=hist)
     if args.json:
         print(json.dumps(result))
     else:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
-
 from spectral_physics.analysis import nodes
+
 from spectral_physics import SpectralMLP, fit
 
 
@@ -46,6 +46,21 @@ def test_ablation_is_exact(trained):
             loss, _ = cut.loss_and_grad(x, y)
             assert imp["acc_drop"][k][i] == pytest.approx(net.accuracy(x, y) - cut.accuracy(x, y), abs=1e-12)
             assert imp["loss_increase"][k][i] == pytest.approx(loss - base_loss, rel=1e-9, abs=1e-12)
+
+
+def test_propagate_resumes_the_one_forward_pass(trained):
+    """_propagate from layer k's pre-activations gives the logits of the full float64 pass."""
+    from spectral_physics.analysis._net import forward64, layer_arrays
+
+    net, x, _ = trained
+    arrays = layer_arrays(net)
+    zs, acts = forward64(net, x, arrays)
+    np.testing.assert_allclose(acts[-1], np.asarray(net.forward(x)), rtol=1e-13, atol=1e-13)
+    for k in range(len(arrays)):
+        np.testing.assert_array_equal(nodes._propagate(net, arrays, k, zs[k]), acts[-1])
+    # stacked (chunked) inputs broadcast like the ablations use them
+    stacked = nodes._propagate(net, arrays, 1, np.stack([zs[1], 2 * zs[1]]))
+    np.testing.assert_array_equal(stacked[0], acts[-1])
 
 
 def test_node_scores_definitions(trained):
@@ -134,6 +149,7 @@ def test_input_relevance_on_mnist(data_root):
 
 def test_cli_nodes(data_root, tmp_path, capsys):
     from spectral_physics.analysis._xr import read_netcdf
+
     from spectral_physics import save_network
     from spectral_physics.cli import main
 

@@ -67,3 +67,52 @@ def test_train_with_dynamic_percentile_sparsity_reports_turnover(capsys):
     res = json.loads(capsys.readouterr().out)
     flips = [r["mask_flips"] for r in res["history"]]
     assert len(flips) == 2 and all(f > 0 for f in flips)
+
+
+def _cli(args, cwd, env_extra=None):
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "spectral_physics.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env)
+
+
+def _one_line_divergence(res):
+    assert res.returncode == 2, res.stderr
+    err = res.stderr.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert "training diverged" in err and "epoch 1, step 1" in err
+
+
+@pytest.mark.data
+def test_infinite_learning_rate_exits_2_and_writes_no_model(tmp_path, data_root):
+    """One step in all (200 examples, batch 200): the weights blow up in the very last update."""
+    res = _cli(["train", "--sizes", "784,8,10", "--subset", "200", "--epochs", "1", "--lr", "inf",
+                "--out", "m.npz"], tmp_path, {"SPECTRAL_PHYSICS_DATA": str(data_root)})
+    _one_line_divergence(res)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_infinite_learning_rate_on_teacher_student_exits_2(tmp_path):
+    res = _cli(["train", "--dataset", "teacher-student", "--sizes", "100,8,10", "--subset", "200",
+                "--epochs", "1", "--lr", "inf", "--out", "m.npz", "--no-progress"], tmp_path)
+    _one_line_divergence(res)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_zero_epochs_still_saves_the_network(tmp_path, capsys):
+    out = tmp_path / "init.npz"
+    rc = main(["train", "--dataset", "teacher-student", "--subset", "200", "--sizes", "100,8,10",
+               "--epochs", "0", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    net, hist = load_network(out, with_history=True)
+    assert net.sizes == [100, 8, 10]
+    assert hist is not None and hist.records == []
+
+
+def test_max_loss_option_bounds_the_loss(capsys):
+    rc = main(["train", "--dataset", "teacher-student", "--subset", "200", "--sizes", "100,8,10",
+               "--epochs", "1", "--max-loss", "0.5", "--no-progress"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "exceeds max_loss=0.5" in err

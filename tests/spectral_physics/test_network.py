@@ -170,3 +170,33 @@ def test_ensemble_members_equal_single_networks(preset, rng):
                 np.testing.assert_allclose(ge[k][e], gs[k], atol=1e-12)
         m = ens.member(e)
         np.testing.assert_allclose(m.forward(x[e]), single.forward(x[e]), atol=1e-12)
+
+
+def test_forward_pass_with_affine_maps_equals_the_network(rng):
+    from spectral_physics.network import affine, forward_pass
+
+    net = SpectralMLP([6, 5, 4, 3], train="spectral", activation="tanh", seed=2, dtype="float64")
+    x = rng.normal(size=(7, 6))
+    zs, acts = net.forward_trace(x)
+    maps = [affine(layer.weight_matrix(), layer.bias) for layer in net.layers]
+    zs2, acts2 = forward_pass(x, maps, net.act)
+    for a, b in zip(zs + acts, zs2 + acts2):
+        np.testing.assert_array_equal(a, b)
+    # resumed from the pre-activations of the first layer, keeping only the output
+    out = forward_pass(zs[0], maps[1:], net.act, from_pre=True, trace=False)
+    np.testing.assert_array_equal(out, acts[-1])
+    assert forward_pass(zs[-1], [], net.act, from_pre=True, trace=False) is zs[-1]  # nothing follows
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_accuracy_of_non_finite_logits_is_nan_not_class_0():
+    x = np.zeros((10, 4))
+    y = np.zeros(10, dtype=int)  # argmax of NaN logits reads class 0: all would count as correct
+    net = SpectralMLP([4, 3], train="direct", seed=0)
+    assert net.accuracy(x, y) == 1.0  # finite (all-zero) logits: ties read as class 0, legitimately
+    net.layers[0].bias[...] = np.nan
+    assert np.isnan(net.accuracy(x, y))
+    ens = SpectralMLP([4, 3], train="direct", seed=[0, 1])
+    ens.layers[0].bias[1] = np.inf
+    acc = ens.accuracy(np.broadcast_to(x, (2, 10, 4)), np.broadcast_to(y, (2, 10)))
+    assert np.isfinite(acc[0]) and np.isnan(acc[1])

@@ -199,3 +199,50 @@ def test_global_scope_keeps_the_overall_density():
     assert len({round(float(m.mean()), 3) for m in res.masks}) > 1  # layers differ in density
     with pytest.raises(ValueError, match="scope"):
         neural_tangent_transfer(teacher, x, 0.1, steps=1, progress=False, scope="row")
+
+
+def test_transfer_numbers_are_those_of_the_loop_before_it_used_fit():
+    """Recorded with NTT's own training loop (before it ran through fit): same seed, same numbers."""
+    x = _blobs(600, 30, 0)
+    teacher = make_teacher([30, 40, 20, 5], seed=0, dtype="float64")
+    res = neural_tangent_transfer(teacher, x, 0.1, steps=120, lr=2e-3, mask_every=30, val_every=40,
+                                  progress=False, seed=3)
+    h = res.history
+    np.testing.assert_allclose(h["val_loss"], [0.13770714969147357, 0.09299816854436399,
+                                               0.06923196573198027, 0.052714507793956394], rtol=1e-7)
+    np.testing.assert_allclose(h["val_kernel_dist"], [23.561817742264278, 16.39260502253623,
+                                                      8.415729463673266, 5.150509405407454], rtol=1e-7)
+    np.testing.assert_allclose(h["train_loss"][1:], [0.1111302889831288, 0.08319299661715404,
+                                                     0.0584347401163795], rtol=1e-7)
+    assert h["train_loss"][0] is None and h["mask_changes"] == [(30, 45), (60, 73)]
+    assert float(res.student.layers[0].weight.sum()) == pytest.approx(6.635200772761193, rel=1e-7)
+    x = _blobs(600, 30, 0)
+    teacher = make_teacher([30, 40, 20, 5], activation="tanh", seed=0, dtype="float64")
+    res = neural_tangent_transfer(teacher, x, 0.2, steps=57, lr=1e-3, mask_every=10, val_every=13,
+                                  progress=False, seed=1, scope="global")
+    np.testing.assert_allclose(res.history["val_loss"], [0.15429779625370055, 0.08374743947024613,
+                                                         0.0738508977221456, 0.07649871500017985,
+                                                         0.06308398046722466, 0.06032661581691409], rtol=1e-7)
+    assert res.history["mask_changes"] == [(10, 7), (20, 11), (30, 15), (40, 11)]
+
+
+def test_ntt_objective_runs_under_fit_and_divergence_is_reported():
+    from spectral_physics import fit
+    from spectral_physics.ntt import NTTObjective
+    from spectral_physics.train import DivergenceError
+
+    x = _blobs(200, 30, 2)
+    teacher = make_teacher([30, 16, 5], seed=0, dtype="float64")
+    student = teacher.copy()
+    apply_masks(student, magnitude_masks(student, 0.3))
+    obj = NTTObjective(teacher, density=0.3)
+    start = obj(student, x[:64])[0]
+    obj.losses.clear()
+    h = fit(student, (x, None), epochs=3, batch_size=64, drop_last=True, lr=2e-3, loss_and_grad=obj,
+            progress=False)
+    assert len(obj.losses) == 9 and [r["train_accuracy"] for r in h.records] == [None] * 3
+    assert obj(student, x[:64])[0] < start
+    with pytest.raises(DivergenceError, match="epoch 1, step 1"):
+        neural_tangent_transfer(teacher, x, 0.3, steps=5, lr=float("inf"), progress=False)
+    with pytest.raises(ValueError, match="lambda_k"):
+        NTTObjective(teacher, density=0.3, lambda_k=-1.0)

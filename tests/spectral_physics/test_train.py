@@ -1,9 +1,12 @@
-"""fit(): determinism, divergence, early stopping, callbacks, checkpoints, ensembles."""
+"""fit(): determinism, divergence, early stopping, callbacks, checkpoints, ensembles, objective hooks."""
 
 import numpy as np
 import pytest
 
 from spectral_physics import Callback, DivergenceError, SpectralMLP, fit, load_network, teacher_student
+from spectral_physics.io import Checkpoint
+from spectral_physics.optim import SGD, Adam
+from spectral_physics.train import cross_entropy_loss_and_grad
 
 
 @pytest.fixture(scope="module")
@@ -85,16 +88,60 @@ def test_early_stopping_restores_best(data):
 
 def test_checkpoint_written_every_epoch(tmp_path, data):
     path = tmp_path / "run.npz"
+    seen = []
 
-    class Check(Callback):
+    class Check(Callback):  # runs after the checkpoint: the file of this epoch is there
         def on_epoch_end(self, net, epoch, record):
-            self.before = path.exists()
+            seen.append((len(load_network(path, with_history=True)[1].records),
+                         np.array(load_network(path).layers[0].lam_in), np.array(net.layers[0].lam_in)))
 
     net = SpectralMLP([12, 16, 3], train="eigen", seed=0)
-    fit(net, data, epochs=2, batch_size=100, lr=0.05, progress=False, checkpoint=str(path))
+    fit(net, data, epochs=2, batch_size=100, lr=0.05, progress=False, callbacks=[Checkpoint(path), Check()])
+    assert [n for n, _, _ in seen] == [1, 2]
+    for _, saved, live in seen:
+        np.testing.assert_array_equal(saved, live)
     loaded, hist = load_network(path, with_history=True)
     assert len(hist.records) == 2
     np.testing.assert_array_equal(loaded.layers[0].lam_in, net.layers[0].lam_in)
+
+
+def test_checkpoint_every_and_final_save_holds_the_restored_best(tmp_path, data):
+    path = tmp_path / "best.npz"
+    saves = []
+
+    class Count(Callback):
+        def on_epoch_end(self, net, epoch, record):
+            saves.append(path.exists())
+
+    net = SpectralMLP([12, 16, 3], train="direct", seed=0)
+    h = fit(net, data, epochs=30, batch_size=50, lr=0.3, optimizer="sgd", val_fraction=0.3, patience=2,
+            progress=False, callbacks=[Count(), Checkpoint(path, every=2)])
+    assert h.stopped_early and saves[:2] == [False, False] and saves[2]  # first save after epoch 2
+    loaded, hist = load_network(path, with_history=True)
+    assert hist.best_epoch == h.best_epoch and len(hist.records) == len(h.records)
+    np.testing.assert_array_equal(loaded.layers[0].weight, net.layers[0].weight)
+    with pytest.raises(ValueError, match="every"):
+        Checkpoint(path, every=0)
+
+
+def test_train_and_io_import_in_one_direction():
+    import ast
+    import inspect
+
+    import spectral_physics.io as io_mod
+    import spectral_physics.train as train_mod
+
+    def imported(mod):
+        names = set()
+        for node in ast.walk(ast.parse(inspect.getsource(mod))):
+            if isinstance(node, ast.ImportFrom):
+                names.add(("." * node.level) + (node.module or ""))
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        return names
+
+    assert not {".io", "spectral_physics.io"} & imported(train_mod)
+    assert ".train" in imported(io_mod)
 
 
 def test_ensemble_training_equals_members_trained_alone(data):
@@ -141,3 +188,107 @@ def test_training_on_each_device_matches_the_cpu(device, preset, data):
     for a, b in zip(nets[0].layers, nets[1].layers):
         for k in a.arrays:
             np.testing.assert_allclose(to_numpy(a.arrays[k]), to_numpy(b.arrays[k]), atol=1e-8)
+
+
+def test_optimizer_instance_with_lr_l1_or_l2_is_an_error(data):
+    net = SpectralMLP([12, 3], seed=0)
+    for kw, named in (({"lr": 0.1}, "lr"), ({"l1": {"lam_in": 1e-3}}, "l1"), ({"l2": {"*": 1e-3}}, "l2"),
+                      ({"lr": 0.1, "l2": {"*": 1e-3}}, "lr, l2")):
+        with pytest.raises(ValueError, match=f"Optimizer instance.*pass {named} "):
+            fit(net, data, epochs=1, optimizer=SGD(lr=0.1), progress=False, **kw)
+    # alone, the instance is used as it is
+    h = fit(net, data, epochs=1, optimizer=Adam(lr=1e-2), progress=False)
+    assert len(h.records) == 1
+
+
+def test_default_objective_as_explicit_hook_is_bit_for_bit(data):
+    nets = [SpectralMLP([12, 16, 3], train="spectral", seed=4) for _ in range(2)]
+    h0 = fit(nets[0], data, epochs=2, batch_size=50, lr=1e-2, progress=False)
+    calls = []
+
+    def hook(net, x, y):
+        calls.append(x.shape)
+        return cross_entropy_loss_and_grad(net, x, y)
+
+    h1 = fit(nets[1], data, epochs=2, batch_size=50, lr=1e-2, progress=False, loss_and_grad=hook)
+    assert len(calls) == 2 * 12 and calls[0] == (50, 12)
+    for a, b in zip(_arrays(nets[0]), _arrays(nets[1])):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    assert h0["loss"] == h1["loss"] and h0["train_accuracy"] == h1["train_accuracy"]
+
+
+def test_label_free_hook_max_steps_drop_last_and_generator_seed(data):
+    """A label-free objective (mean squared logits) on (x, None): no accuracies, steps capped."""
+    from spectral_physics.backend import host_rng
+
+    def shrink(net, x, y):
+        assert y is None
+        f = net.forward(x, check=False)
+        return float((f * f).mean()), net.backward(2.0 * f / f.size), None
+
+    net = SpectralMLP([12, 16, 3], train="direct", seed=0, dtype="float64")
+    seen = []
+
+    class Steps(Callback):
+        def on_step_end(self, net, epoch, step):
+            seen.append((epoch, step))
+
+    # 600 examples, batches of 250, drop_last: 2 steps per epoch; 5 steps = 3 epochs, the last partial
+    rng = host_rng(np.random.SeedSequence([0, 1]))
+    h = fit(net, (data.x_train, None), epochs=10, batch_size=250, drop_last=True, max_steps=5, lr=1e-2,
+            loss_and_grad=shrink, callbacks=[Steps()], seed=rng, progress=False)
+    assert seen == [(1, 1), (1, 2), (2, 1), (2, 2), (3, 1)]
+    assert [r["epoch"] for r in h.records] == [1, 2, 3]
+    assert all(r["train_accuracy"] is None and r["val_accuracy"] is None and r["test_accuracy"] is None
+               for r in h.records)
+    assert h["loss"][-1] < h["loss"][0]
+    # the Generator drew the data order: the integer seed 0 draws from the same stream
+    again = SpectralMLP([12, 16, 3], train="direct", seed=0, dtype="float64")
+    h2 = fit(again, (data.x_train, None), epochs=10, batch_size=250, drop_last=True, max_steps=5, lr=1e-2,
+             loss_and_grad=shrink, seed=0, progress=False)
+    assert h2["loss"] == h["loss"]
+    with pytest.raises(ValueError, match="loss_and_grad"):
+        fit(net, (data.x_train, None), progress=False)
+    with pytest.raises(ValueError, match="drop_last"):
+        fit(net, (data.x_train[:10], None), batch_size=20, drop_last=True, loss_and_grad=shrink, progress=False)
+    with pytest.raises(ValueError, match="max_steps"):
+        fit(net, data, max_steps=-1, progress=False)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_divergence_after_the_very_last_update_is_caught(data):
+    """One step in all: its loss is finite, the update makes the weights non-finite."""
+    net = SpectralMLP([12, 16, 3], train="direct", seed=0)
+    with pytest.raises(DivergenceError, match=r"epoch 1, step 1 \(parameters are not finite") as info:
+        fit(net, data, epochs=1, batch_size=600, optimizer="sgd", lr=float("inf"), progress=False)
+    assert np.isfinite(info.value.loss) and info.value.members is None
+    ens = SpectralMLP([12, 16, 3], train="direct", seed=[0, 1, 2])
+
+    def poison(net, x, y):  # an infinite gradient for member 2 only
+        loss, grads, logits = cross_entropy_loss_and_grad(net, x, y)
+        grads[0]["weight"][2] = np.inf
+        return loss, grads, logits
+
+    with pytest.raises(DivergenceError, match=r"member\(s\) \[2\]: .*step 1 \(parameters") as info:
+        fit(ens, data, epochs=1, batch_size=600, optimizer="sgd", lr=1e-3, progress=False, loss_and_grad=poison)
+    assert info.value.members == [2] and (info.value.epoch, info.value.step) == (1, 1)
+    assert np.isfinite(info.value.loss).all()
+
+
+def test_loss_above_max_loss_diverges(data):
+    def big(net, x, y):
+        loss, grads, logits = cross_entropy_loss_and_grad(net, x, y)
+        return loss * 1e7, grads, logits
+
+    kw = dict(epochs=2, batch_size=100, lr=1e-3, progress=False, loss_and_grad=big)
+    with pytest.raises(DivergenceError, match=r"epoch 1, step 1 \(the loss exceeds max_loss=1e\+06\)"):
+        fit(SpectralMLP([12, 16, 3], seed=0), data, **kw)
+    h = fit(SpectralMLP([12, 16, 3], seed=0), data, max_loss=float("inf"), **kw)
+    assert len(h.records) == 2
+    h = fit(SpectralMLP([12, 16, 3], seed=0), data, max_loss=1e10, **kw)
+    assert len(h.records) == 2
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="max_loss"):
+            fit(SpectralMLP([12, 3], seed=0), data, max_loss=bad, progress=False)
