@@ -89,8 +89,10 @@ def _finish(args, ds, plot_fn) -> None:
 
         matplotlib.use("Agg")
         fig = plot_fn(ds)
-        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.plot, dpi=130, bbox_inches="tight")
+        from spectral_physics.atomic import atomic_path
+
+        with atomic_path(args.plot) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight", format=Path(args.plot).suffix.lstrip(".") or "png")
         print(f"wrote {args.plot}")
 
 
@@ -128,8 +130,9 @@ def register_eigenstats(sub) -> None:
 
 
 def run_eigenstats(args) -> int:
-    from .eigenstats import R_GOE, R_POISSON, eigenstats_ensemble
+    from .eigenstats import eigenstats_ensemble
     from .plots import plot_eigenstats
+    from .rmt import R_GOE, R_POISSON
 
     nets = _load_models(args.models)
     if not 0 <= args.near_zero < 1:

@@ -71,7 +71,6 @@ import hashlib
 import http.client
 import math
 import os
-import re
 import struct
 import tarfile
 import urllib.error
@@ -84,6 +83,7 @@ from typing import Any
 
 import numpy as np
 
+from . import config
 from .atomic import atomic_path
 
 __all__ = [
@@ -106,6 +106,7 @@ __all__ = [
 #: Names accepted by :func:`load_dataset`.
 DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10", "teacher-student")
 
+# names of the variables read through spectral_physics.config (meanings and defaults there)
 ENV_DATA = "SPECTRAL_PHYSICS_DATA"
 ENV_CACHE = "SPECTRAL_PHYSICS_CACHE"
 ENV_MIRROR = "SPECTRAL_PHYSICS_MIRROR"
@@ -382,19 +383,97 @@ def _check_count(arg: str, value: Any, low: int, high: int) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def _read_uncompressed(path: Path) -> bytes:
-    """Bytes of ``path``, gunzipped when the content starts with the gzip magic."""
+#: Largest uncompressed IDX payload :func:`read_idx` accepts by default (1 GiB; the MNIST
+#: training images are 47 MB). The size the header declares is checked against it before
+#: anything is read, so a small gzip file that inflates to gigabytes is refused at once.
+MAX_IDX_BYTES = 1 << 30
+
+# Bytes decompressed per read: bounds the temporary buffer of a gzip read.
+_IDX_CHUNK = 1 << 22
+
+
+def _read_exact(stream, n: int) -> bytes:
+    """Up to ``n`` bytes of ``stream``; fewer only at the end of the data."""
+    parts, got = [], 0
+    while got < n:
+        part = stream.read(n - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _read_idx_stream(stream, path: Path, magic: int | None, sha256: str | None,
+                     item_shape: tuple[int, ...] | None, max_bytes: int | None) -> np.ndarray:
+    head = _read_exact(stream, 4)
+    if not head:
+        raise DatasetError(f"{path}: empty file")
+    if len(head) < 4:
+        raise DatasetError(f"{path}: truncated IDX file ({len(head)} bytes, no header)")
+    found = int.from_bytes(head, "big")
+    if magic is not None and found != magic:
+        raise DatasetError(
+            f"{path}: wrong magic number 0x{found:08x}, expected 0x{magic:08x} "
+            "(not an IDX file of the expected kind)"
+        )
+    if head[:2] != b"\x00\x00" or head[2] not in _IDX_DTYPES:
+        raise DatasetError(f"{path}: not an IDX file (magic number 0x{found:08x})")
+    dtype, ndim = _IDX_DTYPES[head[2]], head[3]
+    header = 4 + 4 * ndim
+    raw_dims = _read_exact(stream, 4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise DatasetError(f"{path}: truncated IDX header ({4 + len(raw_dims)} of {header} bytes)")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
+    if item_shape is not None and tuple(dims[1:]) != tuple(item_shape):
+        raise DatasetError(
+            f"{path}: the header declares items of shape {tuple(dims[1:])} (dimensions {dims}), "
+            f"expected {tuple(item_shape)}"
+        )
+    count = math.prod(dims)
+    nbytes = count * dtype.itemsize
+    expected = header + nbytes
+    if max_bytes is not None and nbytes > max_bytes:
+        raise DatasetError(
+            f"{path}: the header declares dimensions {dims} ({nbytes:,} bytes of data), more than "
+            f"the limit of {max_bytes:,} bytes; the file is corrupt or not the expected data set"
+        )
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from exc
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        # BadGzipFile (CRC or length check failed) is an OSError; a cut-off stream is EOFError.
-        raise DatasetError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
+        out = np.empty(count, dtype=dtype)
+    except MemoryError:
+        raise DatasetError(f"{path}: cannot allocate the {nbytes:,} bytes its header declares "
+                           f"(dimensions {dims})") from None
+    buf = memoryview(out.view(np.uint8))
+    got = 0
+    while got < nbytes:
+        n = stream.readinto(buf[got:got + _IDX_CHUNK])
+        if not n:
+            break
+        got += n
+    if got < nbytes:
+        raise DatasetError(
+            f"{path}: truncated: the header declares dimensions {dims} ({expected} bytes) "
+            f"but the data has {header + got} bytes"
+        )
+    # One byte more must be end of data; for gzip this read also checks the CRC and length.
+    if stream.read(1):
+        raise DatasetError(
+            f"{path}: has trailing bytes: the header declares dimensions {dims} ({expected} bytes) "
+            "but the data goes on past them"
+        )
+    if sha256 is not None:
+        digest = hashlib.sha256(head)
+        digest.update(raw_dims)
+        digest.update(buf)
+        got_hex = digest.hexdigest()
+        if got_hex != sha256.lower():
+            raise DatasetError(
+                f"{path}: SHA-256 of the uncompressed data is {got_hex}, expected {sha256}; "
+                "the file is corrupt or not the canonical release "
+                "(for a local file, verify=False skips this check)"
+            )
+    out.flags.writeable = False
+    return out.reshape(dims)
 
 
 def read_idx(
@@ -402,8 +481,14 @@ def read_idx(
     *,
     magic: int | None = None,
     sha256: str | None = None,
+    item_shape: Sequence[int] | None = None,
+    max_bytes: int | None = MAX_IDX_BYTES,
 ) -> np.ndarray:
-    """Read one IDX file (raw or gzip-compressed) into an array.
+    """Read one IDX file (raw or gzip-compressed) into an array, streaming.
+
+    The header (magic number, dimensions) is read and checked first; then exactly the
+    number of bytes it declares is read into the result, and the data must end there.
+    Nothing is read whole, so memory stays at the size of the result.
 
     Parameters
     ----------
@@ -414,6 +499,11 @@ def read_idx(
         images) or ``0x00000801`` (unsigned bytes, 1 dim: labels).
     sha256 : str, optional
         Expected SHA-256 (hex) of the uncompressed bytes.
+    item_shape : sequence of int, optional
+        Required dimensions after the first (the item count), e.g. ``(28, 28)``
+        for MNIST images, ``()`` for labels.
+    max_bytes : int or None, default :data:`MAX_IDX_BYTES`
+        Largest data size the header may declare; ``None`` for no limit.
 
     Returns
     -------
@@ -424,52 +514,41 @@ def read_idx(
     Raises
     ------
     DatasetError
-        Naming the file, for a damaged gzip stream, a wrong magic number, a
-        size that disagrees with the header (truncated or padded file), or a
-        checksum mismatch.
+        Naming the file, for a damaged gzip stream, a wrong magic number, dimensions
+        other than ``item_shape`` or above ``max_bytes``, a size that disagrees with the
+        header (truncated or padded file), or a checksum mismatch.
     """
     path = Path(path)
-    raw = _read_uncompressed(path)
-    if not raw:
-        raise DatasetError(f"{path}: empty file")
-    if len(raw) < 4:
-        raise DatasetError(f"{path}: truncated IDX file ({len(raw)} bytes, no header)")
-    found = int.from_bytes(raw[:4], "big")
-    if magic is not None and found != magic:
-        raise DatasetError(
-            f"{path}: wrong magic number 0x{found:08x}, expected 0x{magic:08x} "
-            "(not an IDX file of the expected kind)"
-        )
-    if raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
-        raise DatasetError(f"{path}: not an IDX file (magic number 0x{found:08x})")
-    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path}: truncated IDX header ({len(raw)} of {header} bytes)")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    count = math.prod(dims)
-    expected = header + count * dtype.itemsize
-    if len(raw) != expected:
-        what = "truncated" if len(raw) < expected else "has trailing bytes"
-        raise DatasetError(
-            f"{path}: {what}: the header declares dimensions {dims} ({expected} bytes) "
-            f"but the data has {len(raw)} bytes"
-        )
-    if sha256 is not None:
-        got = hashlib.sha256(raw).hexdigest()
-        if got != sha256.lower():
-            raise DatasetError(
-                f"{path}: SHA-256 of the uncompressed data is {got}, expected {sha256}; "
-                "the file is corrupt or not the canonical release "
-                "(for a local file, verify=False skips this check)"
-            )
-    return np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+    shape = None if item_shape is None else tuple(int(n) for n in item_shape)
+    is_gzip = False
+    with fh:
+        try:
+            is_gzip = fh.read(2) == b"\x1f\x8b"
+            fh.seek(0)
+            if not is_gzip:
+                return _read_idx_stream(fh, path, magic, sha256, shape, max_bytes)
+            with gzip.GzipFile(fileobj=fh, mode="rb") as stream:
+                return _read_idx_stream(stream, path, magic, sha256, shape, max_bytes)
+        except (OSError, EOFError, zlib.error) as exc:
+            if not is_gzip:
+                raise DatasetError(f"{path}: cannot read ({exc})") from exc
+            # BadGzipFile (CRC or length check failed) is an OSError; a cut-off stream is EOFError.
+            raise DatasetError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
 
 
 def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
     """uint8 (n, ...) -> float32 (n, prod(...)) in [0, 1], exactly pixel / 255 in float32."""
     flat = pixels.reshape(pixels.shape[0], -1)
     return np.divide(flat, np.float32(255), dtype=np.float32)
+
+
+def _item_shape(name: str, magic: int) -> tuple[int, ...]:
+    """Dimensions after the count that an IDX file of data set ``name`` must declare."""
+    return tuple(_SPECS[name]["image_shape"]) if magic == IDX_IMAGES_MAGIC else ()
 
 
 def _load_idx(name: str, paths: Sequence[Path], verify: bool) -> Dataset:
@@ -479,7 +558,8 @@ def _load_idx(name: str, paths: Sequence[Path], verify: bool) -> Dataset:
         digest = KNOWN_SHA256.get(name, {}).get(stem) if verify else None
         if digest is not None and _stat_key(path) in _VERIFIED:
             digest = None
-        arrays[role] = (path, read_idx(path, magic=magic, sha256=digest))
+        arrays[role] = (path, read_idx(path, magic=magic, sha256=digest,
+                                       item_shape=_item_shape(name, magic)))
     parts = {}
     for split in ("train", "test"):
         ipath, images = arrays[f"{split}_images"]
@@ -618,9 +698,9 @@ def cache_dir(name: str | None = None) -> Path:
         ``$SPECTRAL_PHYSICS_CACHE``, else ``$XDG_CACHE_HOME/spectral-physics``,
         else ``~/.cache/spectral-physics`` (plus ``/<name>``). Not created here.
     """
-    env = os.environ.get(ENV_CACHE)
-    if env:
-        base = Path(env).expanduser()
+    env = config.get(ENV_CACHE)
+    if env is not None:
+        base = env
     else:
         xdg = os.environ.get("XDG_CACHE_HOME")
         base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "spectral-physics"
@@ -706,14 +786,10 @@ def clear_cache() -> None:
 
 
 def _mirror_bases(name: str) -> list[str]:
-    env = os.environ.get(ENV_MIRROR, "").strip()
+    env = config.get(ENV_MIRROR)
     if env:
-        bases = []
-        for base in re.split(r"[\s,]+", env):
-            if base:
-                bases.append(base.format(name=name) if "{name}" in base
-                             else f"{base.rstrip('/')}/{name}/")
-        return bases
+        return [base.format(name=name) if "{name}" in base else f"{base.rstrip('/')}/{name}/"
+                for base in env]
     return list(MIRRORS.get(name, []))
 
 
@@ -768,7 +844,8 @@ def _fetch_missing(name: str, directory: Path, progress: bool, tried: list[str])
                 continue
             digest = KNOWN_SHA256[name][stem]
             jobs.append((f"{stem}.gz", functools.partial(_check_idx_download, magic=magic,
-                                                         sha256=digest)))
+                                                         sha256=digest,
+                                                         item_shape=_item_shape(name, magic))))
     else:
         jobs = [(CIFAR10_ARCHIVE, _check_cifar_archive)]
     bases = _mirror_bases(name)
@@ -788,8 +865,8 @@ def _fetch_missing(name: str, directory: Path, progress: bool, tried: list[str])
             raise DatasetError(f"could not download {filename}")
 
 
-def _check_idx_download(path: Path, *, magic: int, sha256: str) -> None:
-    read_idx(path, magic=magic, sha256=sha256)
+def _check_idx_download(path: Path, *, magic: int, sha256: str, item_shape: tuple[int, ...]) -> None:
+    read_idx(path, magic=magic, sha256=sha256, item_shape=item_shape)
 
 
 # --------------------------------------------------------------------------------------
@@ -851,9 +928,7 @@ def load_dataset(
         if not root_path.is_dir():
             raise DatasetError(f"root={str(root)!r} is not a directory")
         locations += [("root", root_path), ("root", root_path / name)]
-    for part in os.environ.get(ENV_DATA, "").split(os.pathsep):
-        if part.strip():
-            locations.append((f"${ENV_DATA}", Path(part.strip()).expanduser() / name))
+    locations += [(f"${ENV_DATA}", part / name) for part in config.get(ENV_DATA)]
     locations += [("system", Path(base) / name) for base in SYSTEM_DATA_DIRS]
     cache = cache_dir(name)
 

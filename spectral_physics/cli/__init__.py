@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (e.g. DatasetError lists the places it looked)."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,8 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except MemoryError as exc:
+        # NumPy's message names the size and shape; a bare MemoryError has none
+        print(f"spectral-physics {args.command}: error: out of memory" + (f": {exc}" if str(exc) else ""),
+              file=sys.stderr)
+        return 2
     except (CLIError, ValueError, FileNotFoundError, OSError, RuntimeError) as exc:
-        print(f"spectral-physics {args.command}: error: {exc}", file=sys.stderr)
+        # ValueError covers ModelFileError and DatasetError, whose messages name the file
+        print(f"spectral-physics {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"spectral-physics {args.command}: interrupted", file=sys.stderr)

@@ -50,8 +50,10 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=_number(int, 2, False), default=NTT_DEFAULTS["batch_size"])
     p.add_argument("--lambda-k", type=_number(float, 0, False), default=NTT_DEFAULTS["lambda_k"])
     p.add_argument("--lambda-2", type=_number(float, 0, False), default=NTT_DEFAULTS["lambda_2"])
-    p.add_argument("--mask-every", type=_number(int, 0, False), default=NTT_DEFAULTS["mask_every"],
-                   help="re-choose the mask every this many steps (0: never)")
+    # 0 is refused: "every 0 steps" reads as "constantly"; a value >= --steps says "never" plainly
+    p.add_argument("--mask-every", type=_number(int, 0), default=NTT_DEFAULTS["mask_every"],
+                   help=f"re-choose the mask every this many steps (default {NTT_DEFAULTS['mask_every']}; "
+                        "a value >= --steps keeps the initial mask)")
     p.add_argument("--kind", default=NTT_DEFAULTS["kind"], choices=list(KINDS), help="student kernel matched")
     p.add_argument("--scope", default="layer", choices=["layer", "global"],
                    help="magnitude masks per layer (default) or with one global threshold")

@@ -22,6 +22,10 @@ from . import CLIError
 __all__ = ["register"]
 
 
+#: Smallest ``step=``: 1/step + 1 fractions are evaluated, each a pass over the test set.
+MIN_STEP = 1e-4
+
+
 def _fractions(text: str):
     import numpy as np
 
@@ -30,12 +34,16 @@ def _fractions(text: str):
         if text.startswith("step="):
             from spectral_physics.pruning import default_fractions
 
-            return default_fractions(float(text[5:]))
+            step = float(text[5:])
+            # 0 would divide by zero and a tiny step asks for billions of fractions
+            if not MIN_STEP <= step <= 1:
+                raise argparse.ArgumentTypeError(f"step must lie in [{MIN_STEP:g}, 1], got {text!r}")
+            return default_fractions(step)
         vals = np.array([float(v) for v in text.split(",") if v.strip()])
     except ValueError:
         raise argparse.ArgumentTypeError(f"fractions must be 'step=0.05' or comma-separated numbers, "
                                          f"got {text!r}") from None
-    if vals.size == 0 or (vals < 0).any() or (vals > 1).any():
+    if vals.size == 0 or not np.isfinite(vals).all() or (vals < 0).any() or (vals > 1).any():
         raise argparse.ArgumentTypeError(f"fractions must lie in [0, 1], got {text!r}")
     return vals
 
@@ -93,13 +101,9 @@ def run(args) -> int:
                        x_rank=data.x_train[: args.rank_samples], seed=args.seed,
                        progress=not args.no_progress and sys.stderr.isatty(),
                        attrs={"dataset": data.name, "model": str(args.model)})
-    from pathlib import Path
+    from spectral_physics.analysis._xr import write_netcdf
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    ds.to_netcdf(tmp, engine="netcdf4")
-    tmp.replace(out)
+    out = write_netcdf(ds, args.out)
     if args.save_pruned:
         if net.ensemble_size:
             raise CLIError("--save-pruned needs a single network, not an ensemble")

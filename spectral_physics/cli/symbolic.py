@@ -96,7 +96,15 @@ def register(sub) -> None:
         "--eigenvectors", action="store_true", help="network only: also print the eigenvectors"
     )
     p.add_argument("--no-verify", action="store_true", help="skip the symbolic proofs")
-    p.set_defaults(func=run)
+
+    def checked_run(args) -> int:
+        # argparse cannot express "only with --network" for a flag; refuse it as a usage error
+        # (exit 2, one line) instead of silently printing a layer report without eigenvectors
+        if args.eigenvectors and args.network is None:
+            p.error("argument --eigenvectors: needs --network (a layer report has no eigenvector section)")
+        return run(args)
+
+    p.set_defaults(func=checked_run)
 
 
 class _Out:

@@ -15,11 +15,17 @@ import gzip
 import hashlib
 import http.server
 import io
+import os
+import resource
 import shutil
 import socket
 import struct
+import subprocess
+import sys
 import tarfile
+import textwrap
 import threading
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -678,3 +684,100 @@ def test_standardized_uses_training_statistics():
     np.testing.assert_array_equal(s.y_train, d.y_train)
     flat = Dataset("c", np.full((3, 2), 7.0), np.zeros(3, int), np.full((1, 2), 8.0), np.zeros(1, int), (2,), 1)
     np.testing.assert_array_equal(flat.standardized().x_test, [[1.0, 1.0]])  # constant: only shifted
+
+
+# ----------------------------------------------------------------------------- streaming IDX reads
+
+# One gzip member of 16 MiB of zeros compresses to ~16 KB; gzip readers treat concatenated
+# members as one stream, so repeating it makes a small file that inflates to gigabytes.
+_ZEROS_16M = gzip.compress(bytes(16 << 20), compresslevel=9)
+
+
+def write_bomb(path: Path, head: bytes, inflated_gib: float) -> Path:
+    """``head`` (a gzip member) followed by zero members inflating to ``inflated_gib`` GiB."""
+    with open(path, "wb") as fh:
+        fh.write(head)
+        for _ in range(int(inflated_gib * 64)):
+            fh.write(_ZEROS_16M)
+    return path
+
+
+def test_header_claiming_more_than_the_limit_is_refused_before_reading(isolated):
+    root = isolated / "data"
+    write_fake_mnist(root)
+    path = root / "train-images-idx3-ubyte.gz"
+    # 3 million images of 28 x 28 claimed (2.3 GB), a few bytes present
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 3_000_000, 28, 28) + bytes(100)))
+    with pytest.raises(DatasetError, match="limit") as err:
+        read_idx(path, magic=0x803)
+    assert str(path) in str(err.value)
+    with pytest.raises(DatasetError, match="truncated"):  # no limit: read, and found short
+        read_idx(path, magic=0x803, max_bytes=None)
+    with pytest.raises(DatasetError, match="limit") as err:
+        load_dataset("mnist", root=root, download=False, verify=False)
+    assert str(path) in str(err.value)
+
+
+def test_read_idx_checks_the_item_shape_from_the_header(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(idx_bytes(np.zeros((2, 3, 4), dtype=np.uint8)))
+    with pytest.raises(DatasetError, match=r"items of shape \(3, 4\).*expected \(28, 28\)") as err:
+        read_idx(path, item_shape=(28, 28))
+    assert str(path) in str(err.value)
+    assert read_idx(path, item_shape=(3, 4)).shape == (2, 3, 4)
+
+
+def test_gzip_bomb_is_streamed_not_inflated(isolated):
+    root = isolated / "data"
+    arrays = write_fake_mnist(root)
+    path = root / "train-images-idx3-ubyte.gz"
+    write_bomb(path, gzip.compress(idx_bytes(arrays["train-images-idx3-ubyte"])), 0.25)
+    assert path.stat().st_size < 2 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match="trailing bytes") as err:
+            load_dataset("mnist", root=root, download=False, verify=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(err.value)
+    # reading the whole 256 MiB stream before checking the header would peak above it
+    assert peak < 16 << 20
+
+
+_FALLBACK_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import spectral_physics.datasets as ds
+    ds.SYSTEM_DATA_DIRS = ()
+    d = ds.load_dataset("mnist")
+    print(np.bincount(d.y_train).tolist())
+""")
+
+
+def _limit_memory(limit: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def test_gzip_bomb_on_a_mirror_falls_back_to_the_next(isolated, data_root, tmp_path):
+    # The first mirror serves a 10 MB train-images file that inflates to 2 GiB past its real
+    # data; under a 1 GiB address-space limit, reading it whole was a MemoryError that escaped
+    # the mirror fallback. Streamed, it is a corrupt file like any other: the next mirror wins.
+    www = tmp_path / "www"
+    shutil.copytree(data_root / "mnist", www / "good" / "mnist")
+    (www / "bomb" / "mnist").mkdir(parents=True)
+    real = (data_root / "mnist" / "train-images-idx3-ubyte.gz").read_bytes()
+    write_bomb(www / "bomb" / "mnist" / "train-images-idx3-ubyte.gz", real, 2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRAL_PHYSICS_")}
+    cache = isolated / "cache"
+    with serve(www) as url:
+        env.update(SPECTRAL_PHYSICS_CACHE=str(cache), SPECTRAL_PHYSICS_MIRROR=f"{url}/bomb {url}/good",
+                   OPENBLAS_NUM_THREADS="1", no_proxy="127.0.0.1", NO_PROXY="127.0.0.1")
+        res = subprocess.run([sys.executable, "-c", _FALLBACK_SCRIPT], env=env, capture_output=True,
+                             text=True, timeout=300, preexec_fn=_limit_memory(1 << 30))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == str(MNIST_TRAIN_COUNTS)
+    assert leftovers(cache / "mnist") == sorted(f"{n}.gz" for n in IDX_NAMES)
