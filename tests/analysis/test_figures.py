@@ -144,6 +144,22 @@ def test_pruning_curves_plot_means_per_dataset():
     np.testing.assert_allclose(p["filter"]["mnist"]["filter: random"], [0.91, 0.51])
 
 
+def test_pruning_curves_one_row_per_activation():
+    ds = pruning_dataset()
+    ds3 = xr.concat([ds, ds - 0.05], dim="activation").assign_coords(activation=["tanh", "relu"])
+    fig = plot_pruning_curves(ds3)
+    p = fig.plotted
+    assert p["activation"] == ["tanh", "relu"] and len(fig.axes) == 4  # 2 activations x 2 data sets
+    fr = np.linspace(0, 1, 5)
+    np.testing.assert_allclose(p["post"]["tanh"]["mnist"]["spectral: eigenvalue"], 1 - fr**3)
+    np.testing.assert_allclose(p["post"]["relu"]["fashion-mnist"]["spectral: random"], 1 - fr - 0.15)
+    np.testing.assert_allclose(p["filter"]["relu"]["mnist"]["filter: random"], [0.86, 0.46])
+    assert fig.axes[2].get_title() == "MNIST, relu"
+    # one activation as a scalar coordinate (pruning_experiment's layout): the single-row figure
+    one = plot_pruning_curves(ds.assign_coords(activation="tanh"))
+    assert "activation" not in one.plotted and len(one.axes) == 2
+
+
 def test_sparse_turnover_is_flips_per_epoch_over_weights():
     p = plot_sparse_vs_direct(sparse_dataset()).plotted
     np.testing.assert_allclose(p["density"], [0.1, 0.5, 1.0])
@@ -312,6 +328,42 @@ def test_quick_and_full_schedules_are_valid():
         assert len(sch["pruning"]["seeds"]) >= 3 and len(sch["pruning"]["filter"]["seeds"]) >= 2
     assert len(FULL["presets_sweep"]["seeds"]) == 5
     assert FULL["presets_sweep"]["epochs"] > QUICK["presets_sweep"]["epochs"]
+    # the papers' grids (REPRODUCTION.md, "Paper protocols and the full schedule")
+    pr = FULL["pruning"]
+    assert pr["activations"] == ["tanh", "relu", "elu"] and len(pr["seeds"]) == 5 and pr["fraction_step"] == 0.05
+    np.testing.assert_allclose(pr["filter"]["fractions"], np.arange(20) * 0.05)
+    assert {"spectral:eigenvalue", "direct:connectivity", "spectral:random"} <= set(pr["post_curves"])
+    sp = SparseConfig.from_dict(FULL["sparse"])
+    assert sp.sizes == (784, 500, 500, 10) and sp.activation == "tanh" and len(sp.seeds) == 5
+    assert min(sp.densities) == 0.02 and 0.5 in sp.densities
+    nt = NTTConfig.from_dict(FULL["ntt"])
+    assert nt.sizes == (784, 300, 100, 10) and nt.ntt_steps == 18720 and nt.epochs == 50
+
+
+@pytest.mark.parametrize("which", ["QUICK", "FULL"])
+def test_step_pruning_passes_the_schedule(which, monkeypatch, tmp_path):
+    from spectral_physics.analysis import reproduce as rp
+    from spectral_physics.analysis.experiments import pruning as pm
+
+    seen = {}
+
+    def fake(config, results_dir, **kw):
+        seen["config"] = config
+        return xr.Dataset()
+
+    monkeypatch.setattr(pm, "pruning_experiment", fake)
+    monkeypatch.setattr(rp, "write_netcdf", lambda ds, path: None)
+    sch = getattr(rp, which)
+    rp._step_pruning({"schedule": sch, "out": tmp_path, "data_root": None, "inner_progress": False},
+                     tmp_path / "pruning.nc")
+    c = seen["config"]
+    p = sch["pruning"]
+    assert list(c.activations) == (p["activations"] if "activations" in p else [p["activation"]])
+    if "post_curves" in p:
+        assert list(c.post_curves) == p["post_curves"]
+    else:  # QUICK keeps the default curves (its numbers must not move)
+        assert c.post_curves == pm.PruningConfig().post_curves
+    assert list(c.filter_fractions) == p["filter"]["fractions"] and c.epochs == p["epochs"]
 
 
 def test_reproduce_refuses_to_mix_schedules(out_dir):
