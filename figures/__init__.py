@@ -131,7 +131,28 @@ def draw(name: str, paths: Mapping[str, str | os.PathLike], out_dir: str | os.Pa
         raise ValueError(f"figure {name!r} needs the Dataset(s) {missing}; got paths for {sorted(paths)}")
     sources = [Path(paths[n]) for n in entry.needs]
     datasets = [read_netcdf(p) for p in sources]
+    # the schedule reproduce computed the Datasets with (schedule.json next to them): plot
+    # functions note a reduced ("quick") schedule on the figure from this attribute
+    label = _schedule_label(sources)
+    if label is not None:
+        for ds in datasets:
+            ds.attrs.setdefault("schedule_label", label)
     with paper_style():  # rcParams are read when the figure is created
         fig = entry.plot(*datasets)
-    return save_figure(fig, name, out_dir, sources=sources, extra=entry.provenance(fig, *datasets),
-                       formats=formats)
+    extra = {"schedule": label} if label is not None else {}
+    extra.update(entry.provenance(fig, *datasets))
+    return save_figure(fig, name, out_dir, sources=sources, extra=extra, formats=formats)
+
+
+def _schedule_label(sources: Iterable[Path]) -> str | None:
+    """``label`` of the ``schedule.json`` beside the Dataset files (``"quick"``, ``"full"``), or None."""
+    import json
+
+    for folder in dict.fromkeys(Path(p).parent for p in sources):
+        try:
+            label = json.loads((folder / "schedule.json").read_text()).get("label")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if label:
+            return str(label)
+    return None

@@ -26,12 +26,15 @@ def plot(ds):
     boundary = phase_boundary(ds, along="hidden", n_boot=N_BOOT, seed=0)
     fig = plot_sweep(ds, boundary)
     fig.set_size_inches(TWO_COLUMN, 2.8)
-    # at two-column width: shorter titles and a legend clear of the points
+    # at two-column width: shorter titles and a smaller legend (below the panels: presets
+    # and what each boundary marker means)
     thr = float(boundary.attrs["threshold"])
-    for ax, title in zip(fig.axes, ("(a) test accuracy", f"(b) relative; \u25c7 boundary at {thr:g}",
+    for ax, title in zip(fig.axes, ("(a) test accuracy", f"(b) relative to direct; boundary at {thr:g}",
                                     f"(c) white line: {thr:g} contour")):
         ax.set_title(title, fontsize=7)
-    fig.axes[0].legend(fontsize=6, loc="upper center", handlelength=1.2)
+    for legend in fig.legends:
+        for text in legend.get_texts():
+            text.set_fontsize(6)
     return fig
 
 

@@ -212,6 +212,8 @@ def test_transfer_operator_figure_shows_matrix_and_symbols(out_dir):
     assert np.all(np.triu(p["operator"], 1) == 0)  # lower block-bidiagonal: nothing above the diagonal
     sym = p["symbolic"]
     assert len(sym) == 4 and sym[0][1] == "0" and "phi" in sym[2][0] and "lambda" in sym[2][0]
+    fig = plot_transfer_operator(ds)
+    assert "->" not in fig.axes[-1].get_title() and "$i$" in fig.axes[0].get_ylabel()  # mathtext, not code
 
 
 def test_figures_from_existing_plot_functions_draw_the_dataset(out_dir):
@@ -222,8 +224,9 @@ def test_figures_from_existing_plot_functions_draw_the_dataset(out_dir):
     assert FIGURES["input_relevance"].needs == ("relevance",)
     with paper_style():
         f = FIGURES["input_relevance"].plot(rel)
-    want = rel.input_relevance.mean("seed").values
+    want = rel.input_relevance.mean("seed").where(rel.pixel_std > 0).values  # constant pixels masked
     np.testing.assert_allclose(f.plotted["input_relevance"].ravel(), want.ravel())
+    assert np.array_equal(np.isnan(f.plotted["input_relevance"]).ravel(), rel.pixel_std.values.ravel() == 0)
     es = read_netcdf(out / "data" / "eigenstats.nc")
     with paper_style():
         f = FIGURES["eigenvalue_statistics"].plot(es)
@@ -237,6 +240,157 @@ def test_figures_from_existing_plot_functions_draw_the_dataset(out_dir):
     np.testing.assert_allclose(cv["cv"], hs.activity_cv.isel(layer=0).mean("seed").values)
     np.testing.assert_allclose([b.get_height() for b in f.axes[2].patches[: len(cv["cv"])]], cv["cv"])
     assert cv["n_seeds"] == hs.sizes["seed"] == 2
+
+
+# ------------------------------------------------------------------ what a referee checks
+def _errorbars(ax) -> int:
+    from matplotlib.container import ErrorbarContainer
+
+    return sum(isinstance(c, ErrorbarContainer) for c in ax.containers)
+
+
+def _bands(ax) -> int:
+    from matplotlib.collections import PolyCollection
+
+    return sum(isinstance(c, PolyCollection) for c in ax.collections)
+
+
+def _line_colors(ax) -> dict:
+    from matplotlib.colors import to_hex
+    from matplotlib.container import ErrorbarContainer
+
+    out = {ln.get_label(): to_hex(ln.get_color()) for ln in ax.lines if not ln.get_label().startswith("_")}
+    out.update({c.get_label(): to_hex(c.lines[0].get_color()) for c in ax.containers
+                if isinstance(c, ErrorbarContainer) and c.lines[0] is not None})  # errorbar: label on the container
+    return out
+
+
+def _sweep_figure(ds):
+    from spectral_physics.analysis.phase import phase_boundary
+    from spectral_physics.analysis.plots import plot_sweep
+
+    return plot_sweep(ds, phase_boundary(ds, n_boot=20))
+
+
+def test_every_curve_with_seeds_has_error_bars_or_bands():
+    fig = plot_accuracy_vs_hidden(sweep_dataset())
+    assert _bands(fig.axes[0]) == 2 and _errorbars(fig.axes[1]) == 2  # one per preset
+    ds = pruning_dataset()
+    fig = plot_pruning_curves(ds)
+    p = fig.plotted
+    sem = ds.post_accuracy.sel(dataset="mnist", curve="spectral: random").std("seed", ddof=1) / np.sqrt(3)
+    np.testing.assert_allclose(p["post_sem"]["mnist"]["spectral: random"], sem.values)
+    np.testing.assert_allclose(p["filter_sem"]["mnist"]["filter: random"], [0.01, 0.01])  # 2 seeds 0.02 apart
+    assert _bands(fig.axes[0]) == 3 and _errorbars(fig.axes[0]) == 2
+    fig = plot_sparse_vs_direct(sparse_dataset())
+    np.testing.assert_allclose(fig.plotted["accuracy_sem"]["spectral"], [0.01, 0.01, 0.01])
+    assert _errorbars(fig.axes[0]) == _errorbars(fig.axes[1]) == 2
+    fig = plot_ntt_comparison(ntt_dataset())
+    np.testing.assert_allclose(fig.plotted["accuracy_sem"]["mnist"]["ntt"], [0.01, 0.01, 0.01])
+    assert fig.plotted["dense_sem"]["mnist"] == 0.0 and _errorbars(fig.axes[0]) == 2  # dense: a line
+    fig = _sweep_figure(sweep_dataset())
+    p = fig.plotted
+    np.testing.assert_allclose(p["direct"]["accuracy_sem"], np.full(3, 0.01 / np.sqrt(3)))
+    assert "relative_sem" in p["eigen"] and _errorbars(fig.axes[0]) == 2
+    assert _errorbars(fig.axes[1]) >= 2  # relative accuracy, plus the boundary's interval
+    # and the legend says what the bars are
+    assert any("s.e.m." in leg.get_title().get_text() for leg in fig.legends)
+
+
+def test_one_colour_per_preset_and_ranking_across_figures():
+    from matplotlib.colors import to_hex
+    from spectral_physics.analysis._plotting import COLORS
+
+    acc = _line_colors(plot_accuracy_vs_hidden(sweep_dataset()).axes[0])
+    sparse = _line_colors(plot_sparse_vs_direct(sparse_dataset()).axes[0])
+    sweep = _line_colors(_sweep_figure(sweep_dataset()).axes[0])
+    assert acc["direct"] == sparse["direct"] == sweep["direct"] == to_hex(COLORS["direct"])
+    assert acc["eigen"] == sweep["eigen"] == to_hex(COLORS["eigen"])
+    assert sparse["spectral"] == to_hex(COLORS["spectral"]) != sparse["direct"]
+    prune = _line_colors(plot_pruning_curves(pruning_dataset()).axes[0])
+    # colour = ranking: the random ranking is grey for the trained presets and the filter alike
+    assert prune["spectral: random"] == prune["filter: random"] == to_hex(COLORS["random"])
+    assert prune["spectral: eigenvalue"] == prune["filter: eigenvalue"] == to_hex(COLORS["eigenvalue"])
+    ntt = _line_colors(plot_ntt_comparison(ntt_dataset()).axes[0])
+    assert ntt["random"] == to_hex(COLORS["random"]) and ntt["ntt"] == to_hex(COLORS["ntt"])
+
+
+def test_markers_are_not_clipped():
+    figs = [plot_accuracy_vs_hidden(sweep_dataset()), plot_pruning_curves(pruning_dataset()),
+            plot_sparse_vs_direct(sparse_dataset()), plot_ntt_comparison(ntt_dataset()),
+            _sweep_figure(sweep_dataset())]
+    for fig in figs:
+        for ax in fig.axes:
+            for ln in ax.lines:
+                if ln.get_marker() not in ("None", None, "", " ", "_", "|"):
+                    assert not ln.get_clip_on(), f"{ln.get_label()!r} markers clipped at the axes' edge"
+    lo, hi = figs[1].axes[0].get_xlim()  # pruning: fractions 0 and 1 inside the axes
+    assert lo < 0 and hi > 1
+
+
+def test_phase_diagram_draws_a_boundary_marker_for_every_preset():
+    ds = sweep_dataset()
+    fig = _sweep_figure(ds)
+    p = fig.plotted
+    assert p["boundary_markers"] == {"direct": "above everywhere", "eigen": "crossing"}
+    assert p["eigen"]["boundary_marker"]["ratio"] == pytest.approx(p["eigen"]["boundary_ratio"])
+    assert p["direct"]["crossing_state"] == 1 and p["direct"]["boundary_marker"]["ratio"] == 1.0
+
+    def drawn(ax, marker):
+        return [(float(ln.get_xdata()[0]), float(ln.get_ydata()[0])) for ln in ax.lines if ln.get_marker() == marker]
+
+    ax_b = fig.axes[1]
+    assert drawn(ax_b, "D") == [pytest.approx((p["eigen"]["boundary_ratio"], 0.99))]
+    assert drawn(ax_b, "<") == [pytest.approx((1.0, 0.99))]
+    # a preset that never reaches the threshold: a right-pointing triangle at its largest ratio
+    low = ds.copy(deep=True)
+    low["relative_accuracy"].loc[{"train": "eigen"}] = 0.5
+    fig = _sweep_figure(low)
+    p = fig.plotted
+    assert p["boundary_markers"]["eigen"] == "not reached" and p["eigen"]["crossing_state"] == 2
+    assert drawn(fig.axes[1], ">") == [pytest.approx((0.012, 0.99))]
+    assert "boundary_ratio" not in p["eigen"] and not drawn(fig.axes[1], "D")
+    legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "not reached" in legend and not any(t.startswith("crossing") for t in legend)  # only marks drawn
+
+
+def test_quick_schedule_is_noted_on_every_figure(tmp_path):
+    from spectral_physics.analysis._plotting import schedule_label
+
+    data = tmp_path / "data"
+    for name, ds in (("presets_sweep", sweep_dataset()), ("ntt", ntt_dataset())):
+        write_netcdf(ds, data / f"{name}.nc")
+    (data / "schedule.json").write_text(json.dumps({"label": "quick", "fingerprint": "x", "schedule": {}}))
+    files = draw("ntt_comparison", {"ntt": data / "ntt.nc"}, tmp_path / "out")
+    assert json.loads(files["json"].read_text())["schedule"] == "quick"
+    # draw stamps the label on the Datasets; every plot function notes it from ds.attrs
+    ds = sweep_dataset().assign_attrs(schedule_label="quick")
+    for fig in (plot_accuracy_vs_hidden(ds), _sweep_figure(ds),
+                plot_pruning_curves(pruning_dataset().assign_attrs(schedule_label="quick")),
+                plot_sparse_vs_direct(sparse_dataset().assign_attrs(schedule_label="quick")),
+                plot_ntt_comparison(ntt_dataset().assign_attrs(schedule_label="quick"))):
+        assert fig.plotted["schedule"] == "quick"
+        assert any("quick schedule" in t.get_text() for t in fig.texts)
+    assert "schedule" not in plot_accuracy_vs_hidden(sweep_dataset()).plotted  # unknown schedule: no note
+    # the quick preset sweep names itself
+    assert schedule_label(sweep_dataset().assign_attrs(spec=json.dumps({"name": "presets-quick"}))) == "quick"
+
+
+def test_figures_drawn_by_the_plan_name_its_schedule(out_dir, tmp_path):
+    out, report = out_dir  # reproduce(schedule=TINY): label "custom", written to data/schedule.json
+    label = json.loads((out / "data" / "schedule.json").read_text())["label"]
+    assert label == report["schedule"] != "full"
+    files = draw("phase_diagram", {"presets_sweep": out / "data" / "presets_sweep.nc"}, tmp_path)
+    assert json.loads(files["json"].read_text())["schedule"] == label
+    from spectral_physics.analysis.figures import paper_style
+
+    ds = read_netcdf(out / "data" / "presets_sweep.nc")
+    with paper_style():
+        assert "schedule" not in FIGURES["phase_diagram"].plot(ds).plotted  # no label: no note
+        fig = FIGURES["phase_diagram"].plot(ds.assign_attrs(schedule_label="full"))
+        assert "schedule" not in fig.plotted and not fig.texts  # the full schedule needs none
+        fig = FIGURES["phase_diagram"].plot(ds.assign_attrs(schedule_label=label))
+    assert fig.plotted["schedule"] == label and f"{label} schedule" in fig.texts[0].get_text()
 
 
 # ------------------------------------------------------------------ registry and plan

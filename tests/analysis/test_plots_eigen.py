@@ -42,6 +42,8 @@ def _drawn_in_plotted(fig) -> None:
 
     for ax in fig.axes:
         for ln in ax.lines:
+            if ln.get_linestyle() == "None" and ln.get_marker() in ("_", "|"):
+                continue  # error-bar caps: mean +- sem, checked where the sem is
             if len(ln.get_ydata()) > 2:  # reference lines (axhline, axvline) have two points
                 assert found(ln.get_ydata()), f"line {ln.get_label()!r} not in fig.plotted"
         for p in ax.patches:
@@ -49,6 +51,43 @@ def _drawn_in_plotted(fig) -> None:
                 assert found(p.get_data().values), f"stairs {p.get_label()!r} not in fig.plotted"
         for im in ax.images:
             assert found(im.get_array()), "image not in fig.plotted"
+
+
+# code names a figure must not show (mathtext instead: $\lambda^{\mathrm{in}}$, $W^\top W$, ...)
+_CODE_NAMES = ("lam_in", "lam_out", "W^T", "phi_i .", "phi .", "<r>", "(rho=", "<|", "slope of z - b")
+
+
+def _figure_text(fig) -> list[str]:
+    """Every string drawn on ``fig``: titles, axis and tick labels, legends, figure texts."""
+    out = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        out += [ax.get_title(loc=loc) for loc in ("left", "center", "right")]
+        out += [ax.get_xlabel(), ax.get_ylabel()]
+        out += [t.get_text() for t in (*ax.get_xticklabels(), *ax.get_yticklabels(), *ax.texts)]
+        leg = ax.get_legend()
+        if leg is not None:
+            out += [t.get_text() for t in leg.get_texts()] + [leg.get_title().get_text()]
+    for leg in fig.legends:
+        out += [t.get_text() for t in leg.get_texts()] + [leg.get_title().get_text()]
+    return [t for t in out if t]
+
+
+def _assert_math_labels(fig) -> str:
+    text = "\n".join(_figure_text(fig))
+    for code in _CODE_NAMES:
+        assert code not in text, f"code name {code!r} on the figure"
+    return text
+
+
+def _color(artist) -> tuple:
+    from matplotlib.colors import to_rgb
+
+    for get in ("get_edgecolor", "get_facecolor", "get_color"):
+        c = np.asarray(getattr(artist, get)(), dtype=float) if hasattr(artist, get) else np.zeros(0)
+        if c.size and (c.ndim == 1 or len(c)):
+            c = c.reshape(-1, c.shape[-1])[0]
+            return tuple(np.round(to_rgb(c[:3]), 3))
+    raise AssertionError(f"no colour on {artist}")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +155,14 @@ def test_eigen_plots_average_an_ensemble():
     np.testing.assert_allclose(fig.plotted["lam_in_density"][0]["trained"],
                                ds.lam_in_density.sel(source="trained", layer=0).mean("seed").values)
     _drawn_in_plotted(fig)
+    # every seed-mean histogram carries its standard-error band
+    dens = fig.plotted["lam_in_density"][0]
+    sem = ds.lam_in_density.sel(source="trained", layer=0).std("seed", ddof=1).values / np.sqrt(3)
+    np.testing.assert_allclose(dens["sem"]["trained"], sem)
+    np.testing.assert_allclose(dens["band"]["trained"]["upper"] - dens["band"]["trained"]["lower"], 2 * sem)
+    esd = fig.plotted["esd"][0]
+    assert set(esd["sem"]) == {"trained", "random"} and set(esd["band"]) <= {"trained", "random"}
+    assert (esd["trained"] * np.diff(esd["edges"])).sum() == pytest.approx(1.0)  # mean of per-seed densities
 
 
 def test_node_plots(net_and_data):
@@ -161,6 +208,115 @@ def test_homeostasis_plots(net_and_data):
     np.testing.assert_allclose(fig.plotted["cv"][0], tc.activity_cv.sel(layer=0).values)
     np.testing.assert_array_equal(fig.plotted["epoch"], tc.epoch.values)
     _drawn_in_plotted(fig)
+
+
+def test_labels_are_mathtext_not_code_names(net_and_data):
+    pytest.importorskip("spectral_physics.pruning")
+    net, x, y, _ = net_and_data
+    text = _assert_math_labels(plots.plot_eigenstats(eigenstats(net, bins=12)))
+    for math in (r"$\lambda^{\mathrm{in}}$", r"$\lambda^{\mathrm{out}}$", r"$W^\top W$", r"\langle r\rangle",
+                 r"$W^\top W/N$", r"\lambda_+"):
+        assert math in text, math
+    text = _assert_math_labels(plots.plot_homeostasis(hs.homeostasis(net, x, y, n_permutations=50)))
+    assert r"\phi_i\cdot x" in text and r"|g_i|" in text and r"\rho=" in text
+    ds = node_correspondence(net, x, y, image_shape=(4, 4), fractions=[0.0, 0.5, 1.0])
+    assert r"\lambda^{\mathrm{out}}" in _assert_math_labels(plots.plot_node_correspondence(ds))
+    assert r"\lambda^{\mathrm{in}}" in _assert_math_labels(plots.plot_input_relevance(ds))
+
+
+def test_one_colour_per_state_across_panels_and_figures(net_and_data):
+    from matplotlib.colors import to_rgb
+    from spectral_physics.analysis._plotting import COLORS
+
+    net, x, y, _ = net_and_data
+    want = {st: tuple(np.round(to_rgb(COLORS[st]), 3)) for st in ("trained", "initial", "frozen", "random")}
+    assert len(set(want.values())) == 4  # the states never share a colour
+    ds = hs.homeostasis(net, x, y, n_permutations=50)
+    fig = plots.plot_homeostasis(ds)
+    scatter, hist, bars = fig.axes[:3]
+    for coll in scatter.collections:  # drive-gain points, labelled "<state> (rho=...)"
+        assert _color(coll) == want[coll.get_label().split()[0]]
+    for patch in hist.patches:
+        if patch.get_label() in want:
+            assert _color(patch) == want[patch.get_label()]
+    for patch, st in zip(bars.patches, fig.plotted["cv"][0]["states"]):
+        assert tuple(np.round(to_rgb(patch.get_facecolor()[:3]), 3)) == want[st]
+    es = plots.plot_eigen_distributions(eigenstats(net, bins=12))
+    for patch in es.axes[0].patches:
+        if patch.get_label() in want:
+            assert _color(patch) == want[patch.get_label()]
+
+
+def test_homeostasis_ensemble_draws_means_with_errors(net_and_data):
+    import xarray as xr
+    from matplotlib.container import ErrorbarContainer
+
+    net, x, y, _ = net_and_data
+    one = hs.homeostasis(net, x, y, n_permutations=50)
+    other = one.copy(deep=True)
+    other["activity_cv"] = one.activity_cv * 1.2
+    other["activity_abs_mean"] = one.activity_abs_mean * 1.1
+    other["drive_gain_spearman"] = one.drive_gain_spearman + 0.1
+    ds = xr.concat([one, other], dim="seed").assign_coords(seed=[0, 1])
+    fig = plots.plot_homeostasis(ds)
+    p = fig.plotted
+    cv = ds.activity_cv.sel(layer=0).transpose("seed", "state").values
+    np.testing.assert_allclose(p["cv"][0]["cv"], cv.mean(axis=0))
+    np.testing.assert_allclose(p["cv"][0]["sem"], cv.std(axis=0, ddof=1) / np.sqrt(2))
+    assert p["cv"][0]["n_seeds"] == 2
+    assert any(isinstance(c, ErrorbarContainer) for c in fig.axes[2].containers)  # CV error bars
+    assert set(p["activity"][0]["sem"]) == {"trained", "frozen"}  # histogram bands
+    rho = p["drive_gain"][0]["trained"]
+    assert rho["spearman"] == pytest.approx(float(ds.drive_gain_spearman.sel(state="trained", layer=0).mean()))
+    assert rho["spearman_sem"] == pytest.approx(0.1 / 2)  # two seeds 0.1 apart: sem = 0.1 / 2
+    np.testing.assert_allclose(rho["drive"], one.drive.sel(state="trained", layer=0).values)  # seed 0's nodes
+    assert p["scatter_seed"] == 0
+    _drawn_in_plotted(fig)
+
+
+def test_input_relevance_masks_constant_pixels_and_centres_on_initial_value():
+    import xarray as xr
+
+    rng = np.random.default_rng(1)
+    std = np.ones((6, 6), dtype=np.float32)
+    std[0, :] = std[:, 0] = 0.0  # border pixels never vary
+    lam = 1.0 + 0.3 * rng.normal(size=(3, 6, 6))
+    lam[:, std == 0] = 1.0  # no gradient: lam_in stays at its initial value
+    ds = xr.Dataset({"input_relevance": (("seed", "row", "col"), lam), "pixel_std": (("row", "col"), std)},
+                    coords={"seed": [0, 1, 2]})
+    fig = plots.plot_input_relevance(ds)
+    p = fig.plotted
+    img = p["input_relevance"]
+    assert np.all(np.isnan(img[std == 0])) and np.all(np.isfinite(img[std > 0]))
+    np.testing.assert_array_equal(p["mask"], std == 0)
+    np.testing.assert_allclose(img[std > 0], lam.mean(axis=0)[std > 0])
+    assert p["center"] == 1.0
+    assert p["color_limit"] == pytest.approx(np.abs(lam.mean(axis=0) - 1)[std > 0].max())
+    vmin, vmax = fig.axes[0].images[0].get_clim()  # diverging scale centred on the initial value
+    assert (vmin + vmax) / 2 == pytest.approx(1.0) and vmax - 1 == pytest.approx(p["color_limit"])
+    sem = lam.std(axis=0, ddof=1) / np.sqrt(3)
+    np.testing.assert_allclose(p["input_relevance_sem"][std > 0], sem[std > 0])
+    assert np.all(np.isnan(p["input_relevance_sem"][std == 0])) and p["n_seeds"] == 3
+    _drawn_in_plotted(fig)
+    # without pixel_std nothing is masked
+    assert np.isfinite(plots.plot_input_relevance(ds.drop_vars("pixel_std")).plotted["input_relevance"]).all()
+
+
+def test_quick_schedule_is_noted_on_the_figure(net_and_data):
+    from spectral_physics.analysis._plotting import schedule_label
+
+    net, *_ = net_and_data
+    ds = eigenstats(net, bins=12)
+    plain = plots.plot_eigenstats(ds)
+    assert "schedule" not in plain.plotted and not any("schedule" in t.get_text() for t in plain.texts)
+    ds.attrs["schedule_label"] = "quick"
+    fig = plots.plot_eigenstats(ds)
+    assert fig.plotted["schedule"] == "quick"
+    assert any("quick schedule" in t.get_text() for t in fig.texts)
+    assert fig.plotted["schedule_note"] in [t.get_text() for t in fig.texts]
+    ds.attrs["schedule_label"] = "full"
+    assert "schedule" not in plots.plot_eigenstats(ds).plotted  # the full schedule needs no note
+    assert schedule_label(type("D", (), {"attrs": {"spec": '{"name": "presets-quick"}'}})()) == "quick"
 
 
 def test_every_plot_function_is_exported_and_documents_plotted():
