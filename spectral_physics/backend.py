@@ -17,6 +17,9 @@ Example
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -33,6 +36,8 @@ __all__ = [
     "to_numpy",
     "host_rng",
     "device_of",
+    "default_device",
+    "gpu_count",
     "synchronize",
 ]
 
@@ -77,6 +82,48 @@ def _cupy() -> ModuleType:
     if n < 1:
         raise RuntimeError("device='gpu': CuPy is installed but no CUDA device was found")
     return cupy
+
+
+@contextlib.contextmanager
+def default_device(device: str | None) -> Iterator[str]:
+    """Make ``device`` the default device inside the block (``None``: leave it as it is).
+
+    Sets ``SPECTRAL_PHYSICS_DEVICE`` for the block, so every network built with
+    ``device=None`` in this process, and in the worker processes started inside the block
+    (which inherit the environment), lives on ``device``; the variable is restored on exit.
+    ``"gpu"`` is checked first (:func:`resolve_device`: CuPy and a CUDA device), so a missing
+    GPU is reported before any work starts. Yields the resolved device.
+    """
+    if device is None:
+        yield resolve_device(None)
+        return
+    device = resolve_device(device)
+    name = "SPECTRAL_PHYSICS_DEVICE"
+    saved = os.environ.get(name)
+    os.environ[name] = device
+    try:
+        yield device
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def gpu_count() -> int:
+    """Number of usable CUDA devices; 0 without CuPy, without a driver, or on any CUDA error.
+
+    Never raises, so callers can ask before deciding anything (e.g. one sweep worker per
+    GPU). Importing CuPy costs a few tenths of a second the first time.
+    """
+    try:
+        import cupy
+    except Exception:  # noqa: BLE001 - ImportError, or a broken CuPy install
+        return 0
+    try:
+        return max(0, int(cupy.cuda.runtime.getDeviceCount()))
+    except Exception:  # noqa: BLE001 - driver errors come in many types
+        return 0
 
 
 def get_xp(device: str | None = None) -> ModuleType:

@@ -6,23 +6,37 @@ large ``(N_out, N_in)`` blocks: forming ``W = (lam_in - lam_out) * phi``, chaini
 memory-bound, and written as array expressions it reads and writes each block 3 to 12
 times per step (Adam alone is 12 passes). Here each is one loop over the block.
 
-Every kernel has two implementations with the same contract:
+Every kernel has up to three implementations with one contract:
 
 ``numba``
     Compiled loops (:mod:`spectral_physics._numba_kernels`) for C-contiguous NumPy arrays
     of one floating dtype; compiled on first use and cached on disk.
+``cupy``
+    Fused CuPy kernels (:mod:`spectral_physics._cupy_kernels`: ``ElementwiseKernel`` and
+    ``ReductionKernel``, built on first use, compiled by CuPy on the first call) for CuPy
+    arrays of one floating dtype. Their arithmetic is that of the array expressions, step
+    for step (compiled without FMA contraction), so a GPU run gives the numbers the array
+    implementation gives on the GPU.
 ``array``
-    Array-module expressions, used for CuPy arrays, for anything the compiled loops do not
-    take (non-contiguous or mixed-dtype arrays), and where Numba is not installed.
+    Array-module expressions, for anything the other two do not take (non-contiguous or
+    mixed-dtype NumPy arrays, mixed-dtype CuPy arrays), and where Numba is not installed.
 
 ``SPECTRAL_PHYSICS_KERNELS=array`` (read at each kernel call through
 :mod:`spectral_physics.config`, so setting it after import works) or
-:func:`set_implementation` (which wins over the variable) forces the array implementation;
-``auto`` (the default) takes the compiled one where it applies; ``numba`` does the same
-but raises where the compiled kernels are unavailable (Numba missing or failing to load)
-instead of falling back silently. The two agree to rounding:
-the compiled loops accumulate the eigenvalue gradients in float64 and evaluate the
-optimiser updates in a different but equivalent order.
+:func:`set_implementation` (which wins over the variable) forces the array implementation,
+on both devices; ``auto`` (the default) takes the compiled loops (NumPy) or the fused
+kernels (CuPy) where they apply; ``numba`` does the same but raises where the compiled
+loops are unavailable (Numba missing or failing to load) instead of falling back silently.
+They agree to rounding: every implementation accumulates the eigenvalue gradients in
+float64 (in its own order), and the compiled loops evaluate the optimiser updates in a
+different but equivalent order.
+
+The dynamic-sparsity threshold (:func:`kth_smallest_abs`) is a radix select over the bit
+patterns of ``|w|``: a compiled one for NumPy blocks, and one written in array operations
+(histogram, cumulative sum, comparison; no sort and no host synchronisation) for CuPy
+arrays, which runs on NumPy arrays too (:func:`radix_select`). :func:`top_k_mask` keeps
+the ``k`` largest scores the same way, for the sparse masks of
+:mod:`spectral_physics.sparse`.
 
 Shapes: blocks are ``(..., N_out, N_in)``, ``lam_in`` is ``(..., N_in)`` and ``lam_out``
 ``(..., N_out)``, the leading axes being the ensemble axes of :mod:`spectral_physics.layers`.
@@ -57,6 +71,8 @@ __all__ = [
     "adamax_update",
     "sgd_update",
     "kth_smallest_abs",
+    "radix_select",
+    "top_k_mask",
 ]
 
 #: accepted values of ``SPECTRAL_PHYSICS_KERNELS``
@@ -126,8 +142,25 @@ def _numba_for(*arrays) -> ModuleType | None:
     return mod if dtype in (np.float32, np.float64) else None
 
 
+def _cupy_for(*arrays) -> ModuleType | None:
+    """The fused CuPy kernels if they apply to ``arrays`` (CuPy, one float dtype), else ``None``."""
+    if _choice() == "array" or type(arrays[0]).__module__.split(".")[0] != "cupy":
+        return None
+    dtype = arrays[0].dtype
+    if dtype not in (np.float32, np.float64):
+        return None
+    for a in arrays:
+        if type(a) is not type(arrays[0]) or a.dtype != dtype:
+            return None
+    from . import _cupy_kernels
+
+    return _cupy_kernels
+
+
 def kernel_implementation(*arrays) -> str:
-    """Which implementation the kernels would use for ``arrays``: ``"numba"`` or ``"array"``."""
+    """Which implementation the kernels would use for ``arrays``: ``"numba"``, ``"cupy"`` or ``"array"``."""
+    if _cupy_for(*arrays) is not None:
+        return "cupy"
     return "array" if _numba_for(*arrays) is None else "numba"
 
 
@@ -155,6 +188,9 @@ def spectral_weight(phi, lam_in, lam_out):
     w : array, shape (..., N_out, N_in)
         A new array.
     """
+    cu = _cupy_for(phi, lam_in, lam_out)
+    if cu is not None:
+        return cu.spectral_weight(phi, lam_in, lam_out)
     mod = _numba_for(phi, lam_in, lam_out)
     blocks = _as_blocks(phi, lam_in, lam_out) if mod is not None else None
     if blocks is None:
@@ -188,12 +224,17 @@ def spectral_grads(g, phi, lam_in, lam_out, want_dphi: bool = True):
     dlam_in : array, shape (..., N_in)
     dlam_out : array, shape (..., N_out)
     """
+    cu = _cupy_for(g, phi, lam_in, lam_out)
+    if cu is not None and g.shape == phi.shape:
+        return cu.spectral_grads(g, phi, lam_in, lam_out, want_dphi)
     mod = _numba_for(g, phi, lam_in, lam_out)
     blocks = _as_blocks(phi, lam_in, lam_out) if mod is not None and g.shape == phi.shape else None
     if blocks is None:
         dphi = g * (lam_in[..., None, :] - lam_out[..., :, None]) if want_dphi else None
         g *= phi  # G * phi in place: G is not needed any more
-        return dphi, g.sum(axis=-2), -g.sum(axis=-1)
+        # the sums of the products (rounded in the arrays' dtype) are accumulated in float64,
+        # as the compiled loops do, then rounded once to the arrays' dtype
+        return dphi, _sum64(g, -2), _sum64(g, -1, negate=True)
     phi3, lam_in2, lam_out2 = blocks
     dphi = np.empty_like(phi) if want_dphi else None
     dlam_in, dlam_out = np.empty_like(lam_in), np.empty_like(lam_out)
@@ -203,6 +244,14 @@ def spectral_grads(g, phi, lam_in, lam_out, want_dphi: bool = True):
         dlam_in.reshape(lam_in2.shape), dlam_out.reshape(lam_out2.shape), want_dphi,
     )
     return dphi, dlam_in, dlam_out
+
+
+def _sum64(a, axis: int, negate: bool = False):
+    """``a.sum(axis)`` accumulated in float64 (``-`` it with ``negate``), in ``a``'s dtype."""
+    s = a.sum(axis=axis, dtype=np.float64)
+    if negate:
+        s = -s
+    return s.astype(a.dtype, copy=False)
 
 
 def _flat(*arrays):
@@ -236,6 +285,10 @@ def adam_update(p, g, m, v, tmp, beta1: float, beta2: float, step: float, eps: f
         array for the array implementation (``None``: allocated when needed).
     beta1, beta2, step, eps : float
     """
+    cu = _cupy_for(p, g, m, v)
+    if cu is not None:
+        cu.adam(p, g, m, v, beta1, beta2, step, eps)
+        return
     mod = _numba_for(p, g, m, v)
     if mod is not None:
         t = p.dtype.type
@@ -260,6 +313,10 @@ def adamax_update(p, g, m, u, tmp, beta1: float, beta2: float, step: float, eps:
     p, g, m, u, tmp : arrays of one shape
     beta1, beta2, step, eps : float
     """
+    cu = _cupy_for(p, g, m, u)
+    if cu is not None:
+        cu.adamax(p, g, m, u, beta1, beta2, step, eps)
+        return
     mod = _numba_for(p, g, m, u)
     if mod is not None:
         t = p.dtype.type
@@ -282,6 +339,10 @@ def sgd_update(p, g, v, tmp, momentum: float, lr: float) -> None:
     p, g, v, tmp : arrays of one shape
     momentum, lr : float
     """
+    cu = _cupy_for(p, g, v)
+    if cu is not None:
+        cu.sgd(p, g, v, momentum, lr)
+        return
     mod = _numba_for(p, g, v)
     if mod is not None:
         t = p.dtype.type
@@ -292,7 +353,6 @@ def sgd_update(p, g, v, tmp, momentum: float, lr: float) -> None:
     p -= array_module(p).multiply(v, lr, out=tmp)
 
 
-
 #: unsigned view, sign-bit mask and shift to the top 16 magnitude bits, per float dtype
 _BITS = {
     np.dtype(np.float32): (np.uint32, np.uint32(0x7FFFFFFF), np.uint32(15)),
@@ -300,38 +360,170 @@ _BITS = {
 }
 
 
-#: blocks with fewer entries take numpy.partition in kth_smallest_abs
+#: NumPy blocks with fewer entries take numpy.partition in kth_smallest_abs
 _RADIX_MIN = 8192
+
+#: widest digit of the array radix select: 2^11 histogram buckets per row and pass
+_DIGIT_BITS = 11
+
+
+def _digit_widths(bits: int) -> list[int]:
+    """``bits`` split into the fewest digits of at most ``_DIGIT_BITS`` bits, widest first."""
+    n = -(-bits // _DIGIT_BITS)
+    base, extra = divmod(bits, n)
+    return [base + 1] * extra + [base] * (n - extra)
+
+
+def radix_select(keys, k: int, bits: int | None = None):
+    """The ``k``-th smallest (1-based) unsigned key of each row, by array operations only.
+
+    A most-significant-digit radix select: per pass, a histogram of one digit of the keys
+    still in the running (``add.at`` into one ``(rows, 2^width)`` table), its cumulative
+    sum, and a comparison with the rank sought pick the bucket that holds the ``k``-th key;
+    that digit is fixed and the rank taken relative to the bucket. Three passes for 31- or
+    32-bit keys, six for 63 or 64 bits. There is no sort, no data-dependent shape and no
+    host synchronisation, so it queues on a GPU stream like any element-wise work, and the
+    same code runs on NumPy arrays.
+
+    Parameters
+    ----------
+    keys : unsigned int array, shape (rows, n)
+        ``uint32`` or ``uint64``, e.g. float bit patterns.
+    k : int
+        ``1 <= k <= n``.
+    bits : int, optional
+        How many low bits of the keys vary (the others are zero in every key); default all.
+
+    Returns
+    -------
+    array, shape (rows,)
+        The ``k``-th smallest key of each row, in ``keys``' dtype.
+    """
+    xp = array_module(keys)
+    rows, n = keys.shape
+    if not 1 <= k <= n:
+        raise ValueError(f"k must lie in [1, {n}], got {k!r}")
+    ut = keys.dtype.type
+    total = keys.dtype.itemsize * 8
+    bits = total if bits is None else int(bits)
+    rank = xp.full(rows, k, dtype=np.int64)  # rank sought among the keys still in the running
+    prefix = xp.zeros(rows, dtype=keys.dtype)  # the digits fixed so far
+    hi = bits
+    for width in _digit_widths(bits):
+        lo = hi - width
+        nb = 1 << width
+        digit = ((keys >> ut(lo)) & ut(nb - 1)).astype(np.intp)
+        digit += (xp.arange(rows, dtype=np.intp) * nb)[:, None]  # one histogram row per key row
+        if hi == bits:  # first pass: every key counts
+            weight = xp.ones(keys.shape, dtype=np.int32)
+        else:
+            weight = ((keys >> ut(hi)) == prefix[:, None]).astype(np.int32)
+        hist = xp.zeros(rows * nb, dtype=np.int32)
+        xp.add.at(hist, digit.reshape(-1), weight.reshape(-1))
+        hist = hist.reshape(rows, nb)
+        below = xp.cumsum(hist, axis=1, dtype=np.int64) < rank[:, None]  # buckets wholly below the rank
+        bucket = below.sum(axis=1)
+        rank = rank - xp.where(below, hist, 0).sum(axis=1, dtype=np.int64)
+        prefix = (prefix << ut(width)) | bucket.astype(keys.dtype)
+        hi = lo
+    return prefix
+
+
+def _rows(a, n: int):
+    """``a`` as C-contiguous rows of ``n`` entries, shape (rows, n)."""
+    return array_module(a).ascontiguousarray(a).reshape(-1, n)
+
+
+def _radix_kth_smallest_abs(w, k: int):
+    """:func:`kth_smallest_abs` by :func:`radix_select` on the sign-cleared bit patterns."""
+    n = w.shape[-1] * w.shape[-2]
+    uint, abs_mask, _ = _BITS[w.dtype]
+    keys = _rows(w, n).view(uint) & abs_mask
+    t = radix_select(keys, k, bits=8 * w.dtype.itemsize - 1)
+    return t.view(w.dtype).reshape(w.shape[:-2])
 
 
 def kth_smallest_abs(w, k: int):
     """The ``k``-th smallest ``|w|`` over the last two axes (the dynamic-sparsity threshold).
 
-    Equals ``partition(abs(w).reshape(..., -1), k - 1, axis=-1)[..., k - 1]``; for blocks of
-    at least 8192 entries the compiled version is a radix select (two passes over ``w``)
-    instead of a partition of a copy, about 7x faster on a 500 x 784 block.
+    Equals ``partition(abs(w).reshape(..., -1), k - 1, axis=-1)[..., k - 1]``: ``-0.0`` and
+    ``0.0`` are one value, and NaN (of either sign) sorts after every number, so the result
+    is NaN exactly when ``k`` exceeds the number of non-NaN entries. On NumPy, for blocks
+    of at least 8192 entries, the compiled version is a radix select (two passes over
+    ``w``) instead of a partition of a copy, about 7x faster on a 500 x 784 block. CuPy
+    arrays always take :func:`radix_select` on the bit patterns of ``|w|``: no sort (CuPy's
+    ``partition`` sorts the whole row for ``k >= 1024``, synchronises the host on CuPy 13,
+    and orders NaN differently) and no host synchronisation.
 
     Parameters
     ----------
     w : array, shape (..., N_out, N_in)
+        float32 or float64 (other dtypes take ``partition`` on every device).
     k : int
         ``1 <= k <= N_out * N_in``.
 
     Returns
     -------
     threshold : array, shape (...)
-        Same dtype as ``w``.
+        Same dtype as ``w``, on ``w``'s device.
     """
     n = w.shape[-1] * w.shape[-2]
     if not 1 <= k <= n:
         raise ValueError(f"k must lie in [1, {n}], got {k!r}")
     lead = w.shape[:-2]
+    xp = array_module(w)
+    if xp is not np and w.dtype in _BITS:
+        return _radix_kth_smallest_abs(w, k)
     # below a few thousand entries clearing the 2^16-bucket histogram costs more than a partition
     mod = _numba_for(w) if n >= _RADIX_MIN else None
     if mod is None:
-        a = array_module(w).abs(w).reshape(lead + (n,))
-        return array_module(w).partition(a, k - 1, axis=-1)[..., k - 1]
+        a = xp.abs(w).reshape(lead + (n,))
+        return xp.partition(a, k - 1, axis=-1)[..., k - 1]
     uint, abs_mask, shift = _BITS[w.dtype]
     out = np.empty(lead, dtype=uint)
     mod.kth_smallest_abs_bits(w.reshape(-1, n).view(uint), k, abs_mask, shift, out.reshape(-1))
     return out.view(w.dtype)
+
+
+def top_k_mask(scores, k: int):
+    """Boolean mask of the ``k`` largest scores along the last axis, by array operations only.
+
+    Exactly ``k`` entries per row are kept. NaN counts as smaller than every number
+    (``-inf`` included), ``-0.0`` equals ``0.0``, and among entries tied with the ``k``-th
+    largest score the ones with the lowest indices are kept, so the mask is the same on
+    every device. The threshold is a :func:`radix_select` over order-preserving integer
+    keys of the scores; nothing is sorted and nothing goes to the host.
+
+    Parameters
+    ----------
+    scores : float array, shape (..., n)
+        float32 or float64 (other dtypes are taken as float64).
+    k : int
+        ``1 <= k``; ``k >= n`` keeps everything.
+
+    Returns
+    -------
+    mask : bool array, shape (..., n)
+        On ``scores``' device.
+    """
+    xp = array_module(scores)
+    n = scores.shape[-1]
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k!r}")
+    if k >= n:
+        return xp.ones(scores.shape, dtype=bool)
+    a = scores if scores.dtype in _BITS else scores.astype(np.float64)
+    ft = a.dtype.type
+    # NaN lowest, and -0.0 + 0.0 = +0.0: one bit pattern per value
+    a = _rows(xp.where(xp.isnan(a), ft(-np.inf), a) + ft(0.0), n)
+    uint = _BITS[a.dtype][0]
+    sign = uint(1) << uint(8 * a.dtype.itemsize - 1)
+    u = a.view(uint)
+    # order-preserving keys: flip every bit of a negative number, only the sign bit of a positive one
+    keys = xp.where((u & sign) != uint(0), ~u, u | sign)
+    t = radix_select(keys, n - k + 1)[:, None]  # the k-th largest key
+    keep = keys > t
+    tied = keys == t
+    need = k - keep.sum(axis=1, dtype=np.int64)  # >= 1 entries tied with t still to keep
+    keep |= tied & (xp.cumsum(tied, axis=1, dtype=np.int64) <= need[:, None])
+    return keep.reshape(scores.shape)

@@ -48,6 +48,9 @@ def softmax_cross_entropy(logits, labels):
     loss = -picked.mean(axis=-1)
     d = xp.exp(logp)
     n = logits.shape[-2]
-    xp.put_along_axis(d, labels[..., None], xp.take_along_axis(d, labels[..., None], axis=-1) - 1, axis=-1)
+    # softmax - onehot as a subtraction of the one-hot block (batch x classes booleans):
+    # any leading ensemble axes broadcast, and it needs no put_along_axis (CuPy has it only
+    # from 14.0); d - 0 leaves every other entry bit for bit as it was
+    d -= labels[..., None] == xp.arange(logits.shape[-1])
     d /= n
     return loss, d

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import array_module, host_rng, to_device
+from .backend import array_module, host_rng, to_device, to_numpy
 from .network import SpectralMLP
 from .ntk import (
     DEFAULT_MEMORY_BUDGET,
@@ -127,12 +127,17 @@ def teacher_targets(teacher: SpectralMLP, x, kind: str = "masked-dense",
     f_t : array, shape (n, k)
     theta_t : array, shape (n // 2, n - n // 2, k, k)
     """
-    from .ntk import kernel_from_signals
-
     _check_single_direct_any(teacher)
     if len(np.shape(x)) == 2:  # refuse an oversized batch before validating (copying) it
         _check_budget(teacher, np.shape(x)[0], kind, memory_budget)
-    x = teacher._check_x(x)
+    return _targets(teacher, teacher._check_x(x), kind)
+
+
+def _targets(teacher: SpectralMLP, x, kind: str):
+    """:func:`teacher_targets` of a batch already on the device in the teacher's dtype; no checks,
+    so no host synchronisation (``_check_x`` reads ``isfinite(x).all()`` back)."""
+    from .ntk import kernel_from_signals
+
     h = _halves(x)
     sig = output_signals(teacher, x, check=False)
     f_t = sig.zs[-1].copy()
@@ -269,6 +274,22 @@ def ntt_loss_and_grad(student: SpectralMLP, x, f_t, theta_t, *, density: float,
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     x = student._check_x(x)
+    loss, parts, grads = _evaluate(student, x, f_t, theta_t, density, lambda_k, lambda_2, kind, grad,
+                                   memory_budget)
+    # one read-back of the four numbers
+    host = to_numpy(student.xp.stack([loss, parts["kernel_dist"], parts["target_dist"], parts["l2"]]))
+    loss, ker, tgt, l2 = (float(v) for v in host)
+    return loss, {"kernel_dist": ker, "target_dist": tgt, "l2": l2}, grads
+
+
+def _evaluate(student: SpectralMLP, x, f_t, theta_t, density: float, lambda_k: float, lambda_2: float,
+              kind: str, grad: bool, memory_budget: int):
+    """:func:`ntt_loss_and_grad` of checked arguments (``x`` on the device in the student's dtype)
+    with the loss and its parts left on the device as float64 scalars: no host synchronisation.
+
+    The parts are the float64 values of the same reductions the host numbers come from, and
+    the loss is combined from them in float64 in the same order, so both give one number.
+    """
     n = x.shape[0]
     h = _halves(x)
     k = student.sizes[-1]
@@ -293,9 +314,12 @@ def ntt_loss_and_grad(student: SpectralMLP, x, f_t, theta_t, *, density: float,
         saved.append(sv)
     diff_k = theta - theta_t
     diff_f = f_s - f_t
-    ker = float((diff_k * diff_k).mean())
-    tgt = float((diff_f * diff_f).mean())
-    l2 = float(sum(float((w * w).sum()) for w in sig.weights))
+    f64 = np.float64
+    ker = (diff_k * diff_k).mean().astype(f64)
+    tgt = (diff_f * diff_f).mean().astype(f64)
+    l2 = xp.zeros((), dtype=f64)
+    for w in sig.weights:
+        l2 = l2 + (w * w).sum().astype(f64)
     loss = lambda_k * ker + tgt + lambda_2 / density * l2
     parts = {"kernel_dist": ker, "target_dist": tgt, "l2": l2}
     if not grad:
@@ -367,8 +391,10 @@ class NTTObjective:
 
     Attributes
     ----------
-    losses : list of float
-        The loss of every step so far, in order.
+    losses : list of 0-d arrays
+        The loss of every step so far, in order, as float64 scalars on the device: a step
+        reads nothing back to the host. :meth:`loss_values` returns them as floats in one
+        transfer.
     """
 
     def __init__(self, teacher: SpectralMLP, *, density: float, lambda_k: float = NTT_DEFAULTS["lambda_k"],
@@ -391,11 +417,34 @@ class NTTObjective:
                                  memory_budget=self.memory_budget)
 
     def __call__(self, student: SpectralMLP, x, y=None):
-        """``(loss, grads, None)`` on batch ``x`` (n, N_0); no logits, so no training accuracy."""
-        f_t, th_t = teacher_targets(self.teacher, x, self.kind, self.memory_budget)
-        loss, _, grads = self.evaluate(student, x, f_t, th_t)
+        """``(loss, grads, None)`` on batch ``x`` (n, N_0); no logits, so no training accuracy.
+
+        ``x`` is a minibatch as :func:`~spectral_physics.train.fit` passes it (on the device,
+        from data ``fit`` checked once), so it is not checked again, and the loss stays on
+        the device (a float64 scalar): no host synchronisation in the step.
+        """
+        _check_student(student)
+        x = to_device(x, student.device).astype(student.dtype, copy=False)
+        if x.ndim != 2 or x.shape[1] != student.sizes[0]:
+            raise ValueError(f"x must have shape ('batch', {student.sizes[0]}), got {tuple(x.shape)}")
+        _check_budget(self.teacher, x.shape[0], self.kind, self.memory_budget)
+        f_t, th_t = _targets(self.teacher, x.astype(self.teacher.dtype, copy=False), self.kind)
+        loss, _, grads = _evaluate(student, x, f_t, th_t, self.density, self.lambda_k, self.lambda_2,
+                                   self.kind, True, self.memory_budget)
         self.losses.append(loss)
         return loss, grads, None
+
+    def loss_values(self, start: int = 0) -> list[float]:
+        """``losses[start:]`` as floats, read back to the host in one transfer."""
+        return _host_floats(self.losses[start:])
+
+
+def _host_floats(values) -> list[float]:
+    """Device (or host) scalars as floats, in one transfer."""
+    if not values:
+        return []
+    xp = array_module(*values)
+    return [float(v) for v in to_numpy(xp.stack([xp.asarray(v) for v in values]))]
 
 
 class _Validation(Callback):
@@ -410,7 +459,7 @@ class _Validation(Callback):
     def _validate(self, net) -> None:
         loss, parts, _ = self.objective.evaluate(net, self.x_val, self.f_t, self.theta_t, grad=False)
         h = self.hist
-        train = self.objective.losses[self._since :]
+        train = self.objective.loss_values(self._since)  # one transfer per validation
         h["step"].append(self.step)
         h["val_loss"].append(loss)
         h["val_kernel_dist"].append(parts["kernel_dist"])
@@ -454,6 +503,19 @@ class NTTResult:
     masks: list
     history: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # a summary: the masks alone print as thousands of characters
+        kept = sum(int(m.sum()) for m in self.masks)
+        total = sum(int(m.size) for m in self.masks)
+        shapes = ", ".join("x".join(map(str, m.shape)) for m in self.masks)
+        loss = self.history.get("val_loss") or []
+        text = (f"NTTResult(sizes={list(self.student.sizes)}, density={self.config.get('density')}, "
+                f"kept={kept}/{total} weights, masks=[{shapes}], steps={self.config.get('steps')}")
+        if loss:
+            text += f", val_loss {float(loss[0]):.4g} -> {float(loss[-1]):.4g}"
+        seconds = self.history.get("seconds") or []
+        return text + (f", {float(seconds[-1]):.1f} s)" if seconds else ")")
 
 
 def neural_tangent_transfer(

@@ -2,8 +2,9 @@
 
 State arrays are allocated once, on the parameters' device, and every update
 is one fused in-place kernel of :mod:`spectral_physics.kernels` (a compiled loop
-for NumPy arrays; in-place array expressions with one scratch array per
-parameter, reused across steps, on CuPy).
+for NumPy arrays, one CuPy ``ElementwiseKernel`` launch for CuPy arrays; the array
+implementation, where it is chosen or nothing else applies, uses in-place array
+expressions with one scratch array per parameter, reused across steps).
 
 Penalties: ``l2={"lam_in": c}`` adds ``c * sum(p**2)`` to the loss, ``l1={...}``
 adds ``c * sum(|p|)``; keys are array names (``"*"`` matches every trainable
@@ -92,8 +93,8 @@ class Optimizer:
 
     def _init_state(self, p) -> dict[str, Any]:
         xp = array_module(p)
-        # the compiled kernels need no scratch array; the array expressions do
-        tmp = None if kernels.kernel_implementation(p) == "numba" else xp.empty_like(p)
+        # the compiled and the fused kernels need no scratch array; the array expressions do
+        tmp = xp.empty_like(p) if kernels.kernel_implementation(p) == "array" else None
         return {"_shape": p.shape, "tmp": tmp, **self._new_state(p, xp)}
 
     def _new_state(self, p, xp) -> dict[str, Any]:

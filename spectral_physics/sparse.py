@@ -19,7 +19,7 @@ Example
 (92, 368, 0.25)
 
 Wirings (all return one boolean mask per layer, on the network's device)
------------------------------------------------------------------------
+------------------------------------------------------------------------
 ``magnitude_masks(net, density, scope="layer"|"global")``
     keep the largest ``|W|`` (``W`` before any mask: masked entries compete too).
 ``random_masks(net, density, seed)``
@@ -28,6 +28,7 @@ Wirings (all return one boolean mask per layer, on the network's device)
     SNIP (Lee et al. 2019): keep the largest ``|w * dL/dw|`` on a labelled batch.
 ``logit_snip_masks(net, x, density)``
     the label-free variant: ``|w * d(sum f^2)/dw|`` with ``f`` the logits.
+
 Scaled random wiring is ``apply_masks(net, random_masks(...), rescale=True)``: the
 kept weights of each layer are multiplied by ``1/sqrt(layer density)`` so the
 variance of the pre-activations is that of the dense network.
@@ -50,9 +51,11 @@ Sparse training modes (:func:`configure_sparsity`)
     :class:`DynamicSparseTraining` re-chooses the mask every ``every`` steps from
     ``|W|`` computed with the current parameters, masked entries included.
 
-Selection is done on the host in NumPy (``argpartition``), once per mask
-construction, so ties are broken deterministically and the number of kept
-entries is exact: ``max(1, round(density * n))`` per layer (per ensemble member),
+Selection is done on the network's device (:func:`spectral_physics.kernels.top_k_mask`:
+a radix select of the threshold, no sort and no copy to the host, so a DST re-selection
+on a GPU queues like any other step work), and ties with the threshold keep the entries of
+lowest index, so the mask is deterministic and the same on every device, and the number
+of kept entries is exact: ``max(1, round(density * n))`` per layer (per ensemble member),
 or over all selected layers together for ``scope="global"``.
 """
 
@@ -63,6 +66,7 @@ from typing import Any
 
 import numpy as np
 
+from . import kernels
 from .backend import array_module, host_rng, to_device, to_numpy
 from .losses import softmax_cross_entropy
 from .network import affine, forward_pass
@@ -147,6 +151,12 @@ def masks_from_scores(net, scores: Sequence[Any], density: float, scope: str = "
     -------
     masks : list
         Per layer a boolean array on the network's device, or ``None``.
+
+    Notes
+    -----
+    The selection runs on the network's device (:func:`spectral_physics.kernels.top_k_mask`):
+    NaN scores count as the smallest, and ties with the threshold keep the entries of
+    lowest index (in the flattened order of each layer, layers in order for ``"global"``).
     """
     density = check_density(density)
     if scope not in ("layer", "global"):
@@ -154,41 +164,28 @@ def masks_from_scores(net, scores: Sequence[Any], density: float, scope: str = "
     idx = _layer_indices(net, layers)
     if len(scores) != len(net.layers):
         raise ValueError(f"scores must hold one array per layer ({len(net.layers)}), got {len(scores)}")
-    host = {}
+    dev = {}
     for k in idx:
-        s = to_numpy(scores[k]).astype(np.float64, copy=False)
+        s = to_device(scores[k], net.device)  # no copy when already there
         want = net.layers[k]._weight_shape
-        if s.shape != want:
-            raise ValueError(f"scores[{k}] must have shape {want}, got {s.shape}")
-        host[k] = s
-    lead = host[idx[0]].shape[:-2]
+        if tuple(s.shape) != want:
+            raise ValueError(f"scores[{k}] must have shape {want}, got {tuple(s.shape)}")
+        dev[k] = s if s.dtype in (np.float32, np.float64) else s.astype(np.float64)
+    lead = dev[idx[0]].shape[:-2]
     out: list[Any] = [None] * len(net.layers)
     if scope == "layer":
         for k in idx:
-            flat = host[k].reshape(lead + (-1,))
-            out[k] = _top_k_mask(flat, _n_keep(density, flat.shape[-1])).reshape(host[k].shape)
+            flat = dev[k].reshape(lead + (-1,))
+            out[k] = kernels.top_k_mask(flat, _n_keep(density, flat.shape[-1])).reshape(dev[k].shape)
     else:
-        flats = [host[k].reshape(lead + (-1,)) for k in idx]
-        cat = np.concatenate(flats, axis=-1)
-        m = _top_k_mask(cat, _n_keep(density, cat.shape[-1]))
+        flats = [dev[k].reshape(lead + (-1,)) for k in idx]
+        cat = net.xp.concatenate(flats, axis=-1)
+        m = kernels.top_k_mask(cat, _n_keep(density, cat.shape[-1]))
         off = 0
         for k, f in zip(idx, flats):
-            out[k] = m[..., off : off + f.shape[-1]].reshape(host[k].shape)
+            out[k] = m[..., off : off + f.shape[-1]].reshape(dev[k].shape)
             off += f.shape[-1]
-    return [None if m is None else to_device(m, net.device) for m in out]
-
-
-def _top_k_mask(a: np.ndarray, k: int) -> np.ndarray:
-    """Boolean mask of the ``k`` largest entries along the last axis (NaN counts as smallest)."""
-    a = np.where(np.isnan(a), -np.inf, a)
-    n = a.shape[-1]
-    mask = np.zeros(a.shape, dtype=bool)
-    if k >= n:
-        mask[...] = True
-        return mask
-    part = np.argpartition(-a, k - 1, axis=-1)[..., :k]
-    np.put_along_axis(mask, part, True, axis=-1)
-    return mask
+    return out
 
 
 # ---------------------------------------------------------------------- wirings
@@ -545,7 +542,9 @@ class DynamicSparseTraining(Callback):
     Attributes
     ----------
     updates : list of dict
-        ``{"step", "flips"}`` per re-selection, ``flips`` one entry per layer.
+        ``{"step", "flips"}`` per re-selection, ``flips`` one entry per layer. The masks are
+        chosen on the device and the flips are counted there; they are read back to the
+        host once per epoch (and at the end of training), not at every re-selection.
     """
 
     def __init__(self, density: float, every: int = 100, scope: str = "layer",
@@ -558,28 +557,46 @@ class DynamicSparseTraining(Callback):
         self.every, self.scope, self.layers, self.until = int(every), scope, layers, until
         self.step = 0
         self.updates: list[dict[str, Any]] = []
+        self._read = 0  # updates[:_read] hold host values
 
-    def apply(self, net) -> list[Any]:
-        """Choose and install the mask now; returns flips per layer."""
+    def _select(self, net) -> list[Any]:
+        """Choose and install the mask on the device; flips per layer as device counts."""
         old = [current_mask(layer) for layer in net.layers]
         masks = magnitude_masks(net, self.density, self.scope, self.layers)
         for layer, m in zip(net.layers, masks):
             layer.mask = m
-        return [_plain(to_numpy(_count_flips(current_mask(layer), o))) for layer, o in zip(net.layers, old)]
+        return [_count_flips(current_mask(layer), o) for layer, o in zip(net.layers, old)]
+
+    def apply(self, net) -> list[Any]:
+        """Choose and install the mask now; returns flips per layer (host values)."""
+        return [_plain(to_numpy(f)) for f in self._select(net)]
+
+    def _to_host(self) -> None:
+        """Read the flips of the re-selections since the last call back to the host."""
+        for u in self.updates[self._read :]:
+            u["flips"] = [_plain(to_numpy(f)) for f in u["flips"]]
+        self._read = len(self.updates)
 
     def on_train_begin(self, net) -> None:
         self.step = 0
         self.updates = []
+        self._read = 0
         if any(layer.sparsity for layer in net.layers):
             raise ValueError("dynamic sparse training and dynamic percentile sparsity exclude each other; "
                              "set layer.sparsity = None")
-        self.apply(net)
+        self._select(net)
 
     def on_step_end(self, net, epoch: int, step: int) -> None:
         self.step += 1
         if self.step % self.every or (self.until is not None and self.step > self.until):
             return
-        self.updates.append({"step": self.step, "flips": self.apply(net)})
+        self.updates.append({"step": self.step, "flips": self._select(net)})
+
+    def on_epoch_end(self, net, epoch: int, record: dict[str, Any]) -> None:
+        self._to_host()
+
+    def on_train_end(self, net, history) -> None:
+        self._to_host()
 
 
 def configure_sparsity(net, sparsity: float, mode: str = "dynamic-percentile", *, every: int = 100,

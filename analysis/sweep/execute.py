@@ -20,7 +20,7 @@ import numpy as np
 
 from .store import RunStore
 
-__all__ = ["SerialExecutor", "make_executor", "run_tasks"]
+__all__ = ["SerialExecutor", "default_workers", "make_executor", "run_tasks"]
 
 
 def _is_int(v: Any) -> bool:
@@ -31,6 +31,7 @@ class SerialExecutor(cf_futures.Executor):
     """Runs each task in the calling process at ``submit`` (``workers=1``: no process start-up)."""
 
     def submit(self, fn, /, *args, **kwargs):
+        """Run ``fn(*args, **kwargs)`` now; return a finished future with its result or exception."""
         fut: cf_futures.Future = cf_futures.Future()
         try:
             fut.set_result(fn(*args, **kwargs))
@@ -64,17 +65,63 @@ def _single_threaded_blas():
                 os.environ[k] = v
 
 
-def make_executor(workers: int | None = None, scheduler: str | None = None, client: Any = None):
+def _gpu_devices() -> list[str]:
+    """CUDA device ids this process may use: ``CUDA_VISIBLE_DEVICES`` if set, else all it counts."""
+    from spectral_physics.backend import gpu_count
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip():
+        ids = [d.strip() for d in visible.split(",") if d.strip()]
+        return ids[: gpu_count()] if ids else []
+    return [str(i) for i in range(gpu_count())]
+
+
+def default_workers(device: str | None = None) -> int:
+    """Local worker processes a sweep uses when not told: one per GPU for ``device="gpu"``
+    (each CUDA context costs memory and the kernels of one GPU queue on one device anyway),
+    else one per CPU core (``os.cpu_count()``).
+
+    ``device`` ``None`` reads ``SPECTRAL_PHYSICS_DEVICE``. Without CuPy or a CUDA device the
+    GPU count is 0 and one (in-process) worker is used, whose first run then says what is
+    missing.
+    """
+    from spectral_physics import config
+
+    if config.get("SPECTRAL_PHYSICS_DEVICE", device, argument="device") == "gpu":
+        return max(1, len(_gpu_devices()))
+    return os.cpu_count() or 1
+
+
+def _use_gpu(counter, devices: list[str]) -> None:
+    """Worker initialiser: pin this worker to one GPU, round robin over ``devices``.
+
+    Runs in a fresh (spawned) worker before anything imports CuPy, so restricting
+    ``CUDA_VISIBLE_DEVICES`` makes the chosen GPU the worker's device 0.
+    """
+    with counter.get_lock():
+        i = counter.value
+        counter.value += 1
+    os.environ["CUDA_VISIBLE_DEVICES"] = devices[i % len(devices)]
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None, client: Any = None,
+                  device: str | None = None):
     """The executor a sweep runs on, and a function that releases it.
 
     Parameters
     ----------
     workers : int, optional
-        Local worker processes (default ``os.cpu_count()``); ``1`` runs in this process.
+        Local worker processes (default :func:`default_workers`: one per GPU for a GPU
+        sweep, else ``os.cpu_count()``); ``1`` runs in this process.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:port``); needs ``dask[distributed]``.
     client : dask.distributed.Client, optional
         An existing client; its executor is used and the client is left open.
+    device : {"cpu", "gpu"}, optional
+        Where the runs train (``None``: ``SPECTRAL_PHYSICS_DEVICE``). It sets the default
+        number of workers, and with ``"gpu"`` and several local workers each worker is
+        pinned to one GPU (``CUDA_VISIBLE_DEVICES``, round robin), so no two workers open
+        contexts on every device.
 
     Returns
     -------
@@ -100,15 +147,24 @@ def make_executor(workers: int | None = None, scheduler: str | None = None, clie
             raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         return cl.get_executor(pure=False), cl.close
     if workers is None:
-        workers = os.cpu_count() or 1
+        workers = default_workers(device)
     if not _is_int(workers) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     if workers == 1:
         return SerialExecutor(), lambda: None
     import multiprocessing
 
-    # spawn: fresh interpreters that pick up the single-threaded BLAS settings
-    ex = cf_futures.ProcessPoolExecutor(max_workers=int(workers), mp_context=multiprocessing.get_context("spawn"))
+    # spawn: fresh interpreters that pick up the single-threaded BLAS settings (and, for
+    # the GPU, that have not initialised CUDA, which a forked child could not use)
+    ctx = multiprocessing.get_context("spawn")
+    pin: dict[str, Any] = {}
+    from spectral_physics import config
+
+    if config.get("SPECTRAL_PHYSICS_DEVICE", device, argument="device") == "gpu":
+        devices = _gpu_devices()
+        if devices:
+            pin = {"initializer": _use_gpu, "initargs": (ctx.Value("i", 0), devices)}
+    ex = cf_futures.ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx, **pin)
     return ex, lambda: ex.shutdown(wait=True, cancel_futures=True)
 
 
@@ -133,6 +189,7 @@ def run_tasks(
     progress: bool = True,
     desc: str = "runs",
     on_result: Callable[[str, Any], None] | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Compute every run of ``tasks`` that ``store`` lacks; return all records.
 
@@ -150,12 +207,15 @@ def run_tasks(
         ``client`` (:func:`make_executor`) and shut down on return.
     validate : callable, optional
         Extra check of a stored record (see :meth:`RunStore.load`).
-    progress : bool
-        tqdm bar over runs (finished runs count from the start).
+    progress : bool or str
+        Progress over runs, finished runs counted from the start: a bar on a terminal, a
+        line per 10 % in a log (see :mod:`spectral_physics.progress`).
     desc : str
         Label of the bar.
     on_result : callable, optional
         ``on_result(key, record)`` after each new record is written.
+    device : {"cpu", "gpu"}, optional
+        Where the runs train; passed to :func:`make_executor` (one worker per GPU by default).
 
     Returns
     -------
@@ -167,14 +227,14 @@ def run_tasks(
     Exception
         The first error of a run, after the runs finished so far are written.
     """
-    from tqdm.auto import tqdm
+    from spectral_physics.progress import progress_bar
 
     todo = store.pending(tasks, validate)
     close = lambda: None  # noqa: E731
     if todo and executor is None:
-        executor, close = make_executor(workers, scheduler, client)
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress, unit="run",
-               desc=desc, dynamic_ncols=True)
+        executor, close = make_executor(workers, scheduler, client, device=device)
+    bar = progress_bar(total=len(tasks), initial=len(tasks) - len(todo), progress=progress, unit="run", desc=desc,
+                       leave=True)
     queue = iter(todo)
     inflight: dict[cf_futures.Future, str] = {}
     window = _window(executor, len(todo)) if todo else 0

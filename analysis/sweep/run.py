@@ -11,7 +11,10 @@ How a point runs
 * The seeds of one grid point train together as one ensemble
   (``SpectralMLP(sizes, seed=seeds)``): one batched matrix product per layer and step,
   each member with its own initialisation and data order, and the same numbers as
-  training the members one by one (bit for bit on NumPy; see the tests). When an
+  training the members one by one (bit for bit on NumPy; see the tests). With the spec
+  key ``shared_data_order = true`` the seeds vary the initialisation only: every member
+  sees the data order of ``data_seed`` and the first layer's products of all members are
+  one larger product (``fit(..., shared_order=True)``). When an
   ensemble diverges, the members the error names are marked ``status = 1`` with NaN
   metrics and the others are retrained together.
 * Grid points are tasks submitted to a :class:`concurrent.futures.Executor`: a local
@@ -74,8 +77,12 @@ _TURNOVER = {
 }
 
 
-def _train(params: dict[str, Any], seeds: list[int], data, device, ensemble: bool):
-    """Train one network (``ensemble=False``, one seed) or an ensemble; returns metrics per member."""
+def _train(params: dict[str, Any], seeds: list[int], data, device, ensemble: bool, order_seed: int | None = None):
+    """Train one network (``ensemble=False``, one seed) or an ensemble; returns metrics per member.
+
+    ``order_seed``: one data-order seed shared by every member (``fit(..., shared_order=True)``);
+    ``None``: each member's own seed.
+    """
     from spectral_physics import SpectralMLP, fit
     from spectral_physics.sparse import TopologyTurnover
 
@@ -90,12 +97,18 @@ def _train(params: dict[str, Any], seeds: list[int], data, device, ensemble: boo
         callbacks.append(TopologyTurnover(per_step=True))  # annotates the history records
     x, y, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test
     if ensemble:
-        # members share the test set: a read-only broadcast view, no copies
+        # members share the test set: one copy on the network's device (in its dtype) and a
+        # read-only broadcast view of it there; broadcasting on the host first would make
+        # the move to a GPU copy the test set once per member, on the host and on the device
+        from spectral_physics.backend import to_device
+
         e = len(seeds)
-        xt, yt = np.broadcast_to(xt, (e, *xt.shape)), np.broadcast_to(yt, (e, *yt.shape))
+        xt, yt = to_device(xt, net.device, net.dtype), to_device(yt, net.device)
+        xt, yt = net.xp.broadcast_to(xt, (e, *xt.shape)), net.xp.broadcast_to(yt, (e, *yt.shape))
     with np.errstate(over="ignore", invalid="ignore"):
+        order = {} if order_seed is None else {"seed": int(order_seed), "shared_order": True}
         hist = fit(net, (x, y), epochs=params["epochs"], batch_size=params["batch_size"],
-                   optimizer=params["optimizer"], lr=params["lr"], progress=False, callbacks=callbacks)
+                   optimizer=params["optimizer"], lr=params["lr"], progress=False, callbacks=callbacks, **order)
         acc = np.atleast_1d(np.asarray(net.accuracy(xt, yt), dtype=np.float64))
     loss = np.atleast_1d(np.asarray(hist.records[-1]["loss"], dtype=np.float64)) if hist.records else \
         np.full(len(seeds), np.nan)
@@ -122,7 +135,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     task : mapping
         ``index``, ``params`` (full run settings), ``seeds``, ``data`` (``name``, ``subset``,
         ``data_seed``, ``n_test``, ``root``), ``device``, ``ensemble`` (train the seeds as one
-        ensemble) and ``blas_threads`` (None: leave the BLAS thread pool alone).
+        ensemble), ``blas_threads`` (None: leave the BLAS thread pool alone) and, optionally,
+        ``order_seed`` (one data-order seed for every member; absent or None: each seed's own).
         ``fail`` (testing only) raises after the work is done,
         as a crashed worker would, before anything is returned.
 
@@ -151,13 +165,16 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     turnover = {k: np.full(n, np.nan) for k in _TURNOVER}
     status, message = [STATUS_OK] * n, [""] * n
     groups = [list(range(n))] if task.get("ensemble", True) and n > 1 else [[i] for i in range(n)]
+    order_seed = task.get("order_seed")
+    order = {} if order_seed is None else {"order_seed": int(order_seed)}
     sizes = [data.n_features, *params["hidden"], data.n_classes]
     n_trainable = None
     while groups:
         grp = groups.pop(0)
         try:
             a, l_, s, n_trainable, sizes, ok, turn = _train(params, [seeds[i] for i in grp], data,
-                                                            task.get("device"), ensemble=len(grp) > 1)
+                                                            task.get("device"), ensemble=len(grp) > 1,
+                                                            **order)
         except DivergenceError as exc:
             if len(grp) > 1:
                 named = [grp[j] for j in exc.members or []]
@@ -165,7 +182,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
                 # On NumPy a member trains bit for bit as it would alone, so the named members
                 # diverge alone too; CuPy's batched products may round differently, so there
                 # (and when the error names nobody) they are retrained alone to confirm.
-                if not named or not _exact_ensembles(task.get("device")):
+                # (a shared order's one first-layer product is not checked bit for bit: retrain too)
+                if not named or order_seed is not None or not _exact_ensembles(task.get("device")):
                     groups[:0] = [[i] for i in (named or grp)] + ([rest] if named and rest else [])
                     continue
                 if rest:
@@ -250,6 +268,7 @@ def run_sweep(
     blas_threads: int | None = None,
     progress: bool = True,
     on_point: Callable[[dict[str, Any]], None] | None = None,
+    device: str | None = None,
     _fail_points: Sequence[int] = (),
 ) -> xr.Dataset:
     """Run every missing grid point of a sweep and return the combined Dataset.
@@ -267,6 +286,8 @@ def run_sweep(
         Delete existing point files first.
     workers, scheduler, client
         Choose the executor (see :func:`make_executor`); ignored when ``executor`` is given.
+        Without any of them a GPU sweep runs one local worker per GPU (in this process for
+        one GPU), a CPU sweep one per core.
     executor : concurrent.futures.Executor, optional
         Any executor; left open.
     ensemble : bool
@@ -281,6 +302,10 @@ def run_sweep(
         tqdm bar over points.
     on_point : callable, optional
         Called with each new point record once its file is written.
+    device : {"cpu", "gpu"}, optional
+        Where every point trains, overriding the spec's ``device`` (which the fingerprint
+        leaves out, so the point files stay valid). ``None``: the spec's, and where the spec
+        has none, ``SPECTRAL_PHYSICS_DEVICE`` (default ``cpu``), read now.
 
     Returns
     -------
@@ -293,7 +318,12 @@ def run_sweep(
         The first error from a worker, after the points finished so far are written;
         ``resume=True`` continues from there.
     """
+    from spectral_physics import config
+
     spec = load_spec(spec)
+    # resolved here, once: the workers train where this process decided, whatever their environment
+    device = config.get("SPECTRAL_PHYSICS_DEVICE", device if device is not None else spec.device,
+                        argument="device")
     fail = set(int(i) for i in _fail_points)
     data = {"name": spec.fixed.get("dataset"), "subset": spec.fixed.get("subset"),
             "data_seed": spec.data_seed, "n_test": spec.n_test, "root": spec.data_root}
@@ -301,7 +331,8 @@ def run_sweep(
     tasks = {_point_key(p.index): {
         "index": p.index, "params": p.params, "seeds": spec.seeds,
         "data": {**data, "name": p.params["dataset"], "subset": p.params["subset"]},
-        "device": spec.device, "ensemble": ensemble, "fail": p.index in fail, "blas_threads": blas_threads,
+        "device": device, "ensemble": ensemble, "fail": p.index in fail, "blas_threads": blas_threads,
+        **({"order_seed": spec.data_seed} if spec.shared_data_order else {}),
     } for p in points}
     checks = {_point_key(p.index): _validator(spec, p) for p in points}
 
@@ -311,7 +342,7 @@ def run_sweep(
     with sweep_store(spec, results_dir).open(resume=resume, overwrite=overwrite) as store:
         run_tasks(run_point, tasks, store, executor=executor, workers=workers, scheduler=scheduler,
                   client=client, validate=validate, progress=progress, desc=spec.name,
-                  on_result=None if on_point is None else (lambda key, rec: on_point(rec)))
+                  on_result=None if on_point is None else (lambda key, rec: on_point(rec)), device=device)
         ds = assemble(spec, results_dir)
     if out is not None:
         write_netcdf(ds, out)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from . import CLIError
 
@@ -43,34 +42,44 @@ def register(sub) -> None:
         "found sparse network with labels under its fixed mask.")
     add_data_arguments(p)
     p.add_argument("--sizes", type=parse_sizes, default=[784, 300, 100, 10], help="e.g. 784,300,100,10")
-    p.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS))
+    p.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS), help="hidden-layer activation")
     p.add_argument("--density", type=float, required=True, help="kept fraction of every layer, in (0, 1]")
     p.add_argument("--steps", type=_number(int, 0, False), default=1000, help="NTT steps (default 1000)")
-    p.add_argument("--lr", type=_number(float, 0), default=NTT_DEFAULTS["lr"])
-    p.add_argument("--batch-size", type=_number(int, 2, False), default=NTT_DEFAULTS["batch_size"])
-    p.add_argument("--lambda-k", type=_number(float, 0, False), default=NTT_DEFAULTS["lambda_k"])
-    p.add_argument("--lambda-2", type=_number(float, 0, False), default=NTT_DEFAULTS["lambda_2"])
+    p.add_argument("--lr", type=_number(float, 0), default=NTT_DEFAULTS["lr"], help="Adam learning rate of NTT")
+    p.add_argument("--batch-size", type=_number(int, 2, False), default=NTT_DEFAULTS["batch_size"],
+                   help="unlabeled images per NTT step")
+    p.add_argument("--lambda-k", type=_number(float, 0, False), default=NTT_DEFAULTS["lambda_k"],
+                   help="weight of the kernel distance in the NTT loss")
+    p.add_argument("--lambda-2", type=_number(float, 0, False), default=NTT_DEFAULTS["lambda_2"],
+                   help="L2 penalty on the student's weights")
     # 0 is refused: "every 0 steps" reads as "constantly"; a value >= --steps says "never" plainly
     p.add_argument("--mask-every", type=_number(int, 0), default=NTT_DEFAULTS["mask_every"],
                    help=f"re-choose the mask every this many steps (default {NTT_DEFAULTS['mask_every']}; "
                         "a value >= --steps keeps the initial mask)")
     p.add_argument("--kind", default=NTT_DEFAULTS["kind"], choices=list(KINDS), help="student kernel matched")
     p.add_argument("--scope", default="layer", choices=["layer", "global"],
-                   help="magnitude masks per layer (default) or with one global threshold")
-    p.add_argument("--val-size", type=_number(int, 2, False), default=64)
-    p.add_argument("--val-every", type=_number(int, 1, False), default=100)
+                   help="magnitude masks per layer or with one global threshold (default: layer)")
+    p.add_argument("--val-size", type=_number(int, 2, False), default=64,
+                   help="held-out images the validation losses are measured on")
+    p.add_argument("--val-every", type=_number(int, 1, False), default=100,
+                   help="NTT steps between validation points (and progress lines in a log)")
     p.add_argument("--epochs", type=_number(int, 0, False), default=10,
                    help="supervised epochs under the found mask (0: skip)")
-    p.add_argument("--sup-lr", type=_number(float, 0), default=1e-3)
-    p.add_argument("--sup-batch-size", type=_number(int, 1, False), default=64)
+    p.add_argument("--sup-lr", type=_number(float, 0), default=1e-3,
+                   help="Adam learning rate of the supervised phase")
+    p.add_argument("--sup-batch-size", type=_number(int, 1, False), default=64,
+                   help="examples per step of the supervised phase")
     p.add_argument("--no-standardize", dest="standardize", action="store_false",
                    help="keep the inputs as loaded (default: standardise with the training mean and std, "
                         "as the reference NTT code does; the NTT loss balance depends on the input scale)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--seed", type=int, default=0, help="seed of the teacher, the data order and --subset")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="floating-point type")
+    p.add_argument("--device", default=None, choices=["cpu", "gpu"],
+                   help="where the teacher and the student train (default: SPECTRAL_PHYSICS_DEVICE, else cpu)")
     p.add_argument("--out", default=None, help="save the sparse network here (.npz)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress report (default: a bar on a terminal, a line per 10%% of the steps in a log)")
     p.set_defaults(func=run)
 
 
@@ -79,17 +88,20 @@ def run(args) -> int:
     from spectral_physics.sparse import check_density
     from spectral_physics.train import DivergenceError
 
+    from . import check_output_file
     from .train import load_data
 
     check_density(args.density, "--density")
+    check_output_file(args.out, "--out", (".npz",))
     data = load_data(args, seed=args.seed)
     if args.sizes[0] != data.x_train.shape[1] or args.sizes[-1] != data.n_classes:
         raise CLIError(f"--sizes {','.join(map(str, args.sizes))} does not fit {data.name}: it needs "
                        f"{data.x_train.shape[1]} inputs and {data.n_classes} outputs")
     if args.standardize:
         data = data.standardized()
-    progress = not args.no_progress and sys.stderr.isatty()
-    teacher = make_teacher(args.sizes, activation=args.activation, seed=args.seed, dtype=args.dtype)
+    progress = not args.no_progress  # a bar on a terminal; in a log, a line per 10 % of the steps
+    teacher = make_teacher(args.sizes, activation=args.activation, seed=args.seed, dtype=args.dtype,
+                           device=args.device)
     try:
         res = neural_tangent_transfer(
             teacher, data.x_train, args.density, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
