@@ -6,8 +6,9 @@ Every Dataset that leaves ``analysis`` goes through three helpers:
 >>> from spectral_physics.analysis._xr import cf, provenance_attrs, write_netcdf, read_netcdf
 >>> da = cf(xr.DataArray(np.arange(3.0), dims="node"), "absolute eigenvalue", "1")
 >>> ds = xr.Dataset({"abs_lam": da}, attrs=provenance_attrs(analysis="demo", seeds=[0, 1]))
->>> write_netcdf(ds, "demo.nc")                                  # doctest: +SKIP
->>> read_netcdf("demo.nc").attrs["seeds"]                         # doctest: +SKIP
+>>> import os, tempfile
+>>> path = write_netcdf(ds, os.path.join(tempfile.mkdtemp(), "demo.nc"))
+>>> read_netcdf(path).attrs["seeds"]
 '[0, 1]'
 
 netCDF attributes can only hold strings and numbers; ``sanitize_attrs`` turns

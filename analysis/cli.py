@@ -10,8 +10,8 @@ Examples
 ::
 
     spectral-physics eigenstats eigen.npz --out stats.nc
-    spectral-physics nodes eigen.npz --data mnist --n-eval 2000 --out nodes.nc
-    spectral-physics homeostasis eigen.npz --data mnist --out homeo.nc --plot homeo.png
+    spectral-physics nodes eigen.npz --dataset mnist --n-eval 2000 --out nodes.nc
+    spectral-physics homeostasis eigen.npz --dataset mnist --out homeo.nc --plot homeo.png
 """
 
 from __future__ import annotations
@@ -33,13 +33,31 @@ def _error(msg: str) -> Exception:
 
 
 def _common(p, *, data_required: bool) -> None:
-    p.add_argument("models", nargs="+", metavar="MODEL.npz", help="model file(s) written by `train`")
-    p.add_argument("--data", "--dataset", dest="dataset", default=None if not data_required else "mnist",
+    p.add_argument("models", nargs="+", metavar="MODEL", help="model file(s) written by 'spectral-physics train', or "
+                   "PyTorch (.pt), .safetensors, Keras (.keras, .h5) or .onnx files of dense layers")
+    p.add_argument("--activation", default=None, choices=["elu", "identity", "relu", "tanh"],
+                   help="hidden activation of an imported state dict whose file does not state it")
+    p.add_argument("--dataset", default=None if not data_required else "mnist",
                    help="mnist, fashion-mnist, cifar10" + (" (default: mnist)" if data_required else
                                                            " (recorded only; not needed)"))
-    p.add_argument("--data-root", default=None, help="directory with the data files (default: search path)")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding the data sets, searched first (default: the search order of "
+                        "'spectral-physics data where')")
     p.add_argument("--out", default=None, metavar="PATH.nc", help="write the Dataset here (netCDF-4)")
-    p.add_argument("--plot", default=None, metavar="PATH.png", help="save the figure here")
+    p.add_argument("--plot", default=None, metavar="PATH.png",
+                   help=f"save the figure here ({', '.join(PLOT_SUFFIXES)})")
+
+
+#: file types --plot can write
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _check_outputs(args) -> None:
+    """--out and --plot: right suffix and a writable folder, checked before any work."""
+    from spectral_physics.cli import check_output_file
+
+    check_output_file(args.out, "--out", (".nc",))
+    check_output_file(args.plot, "--plot", PLOT_SUFFIXES)
 
 
 def _data_arguments(p) -> None:
@@ -48,14 +66,14 @@ def _data_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the test subset and random baselines")
 
 
-def _load_models(paths):
-    from spectral_physics import load_network
+def _load_models(paths, activation=None):
+    from spectral_physics.interop import load_any
 
     nets = []
     for p in paths:
         if not Path(p).exists():
             raise _error(f"model file not found: {p}")
-        nets.append(load_network(p, device="cpu"))
+        nets.append(load_any(p, device="cpu", activation=activation))  # .npz or an imported format
     sizes = nets[0].sizes
     for p, n in zip(paths, nets):
         if n.sizes != sizes:
@@ -134,7 +152,8 @@ def run_eigenstats(args) -> int:
     from .plots import plot_eigenstats
     from .rmt import R_GOE, R_POISSON
 
-    nets = _load_models(args.models)
+    _check_outputs(args)
+    nets = _load_models(args.models, args.activation)
     if not 0 <= args.near_zero < 1:
         raise _error(f"--near-zero must lie in [0, 1), got {args.near_zero}")
     ds = eigenstats_ensemble(nets, bins=args.bins, near_zero_rtol=args.near_zero, dense_check=args.dense_check)
@@ -188,7 +207,8 @@ def run_nodes(args) -> int:
     from .nodes import SCORES, node_correspondence_ensemble
     from .plots import plot_node_correspondence
 
-    nets = _load_models(args.models)
+    _check_outputs(args)
+    nets = _load_models(args.models, args.activation)
     data, x, y = _load_eval(args, nets)
     ds = node_correspondence_ensemble(nets, x, y, image_shape=data.image_shape, seed=args.seed,
                                       pruning=not args.no_pruning)
@@ -237,7 +257,8 @@ def run_homeostasis(args) -> int:
     from .homeostasis import homeostasis
     from .plots import plot_homeostasis
 
-    nets = _load_models(args.models)
+    _check_outputs(args)
+    nets = _load_models(args.models, args.activation)
     if not 0 < args.alpha < 1:
         raise _error(f"--alpha must lie in (0, 1), got {args.alpha}")
     data, x, y = _load_eval(args, nets)

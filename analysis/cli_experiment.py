@@ -85,7 +85,8 @@ def _config_class(name: str):
 def register(sub) -> None:
     """Add the ``experiment`` subcommand (one sub-subcommand per experiment)."""
     p = sub.add_parser("experiment", help="run a paper experiment (sparse, ntt, pruning) into a resumable run store",
-                       description=__doc__.split("\n\n")[1], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       description=__doc__.split("\n\n")[1].replace("``", "'"),
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     kinds = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
     for name, (*_, help_text) in EXPERIMENTS.items():
         config_cls, _ = _config_class(name)
@@ -94,10 +95,16 @@ def register(sub) -> None:
         q.add_argument("--results", type=Path, required=True, help="folder of the per-run result files")
         q.add_argument("--out", type=Path, default=None, help="netCDF file for the combined Dataset")
         q.add_argument("--config", type=Path, default=None, help="TOML file of configuration fields")
-        q.add_argument("--data-root", default=None, help="folder holding the data sets")
+        q.add_argument("--data-root", default=None,
+                       help="folder holding the data sets, searched first (default: the search order of "
+                            "'spectral-physics data where')")
         q.add_argument("--workers", type=positive_int, default=1, help="runs in parallel (local processes)")
+        q.add_argument("--device", default=None, choices=["cpu", "gpu"],
+                       help="where the runs train (sets SPECTRAL_PHYSICS_DEVICE for them; default: "
+                            "SPECTRAL_PHYSICS_DEVICE, else cpu)")
         q.add_argument("--overwrite", action="store_true", help="delete finished runs and start again")
-        q.add_argument("--no-progress", action="store_true", help="no progress bar")
+        q.add_argument("--no-progress", action="store_true",
+                       help="no progress report (default: a bar on a terminal, a line per 10%% of the runs in a log)")
         hints = typing.get_type_hints(config_cls)
         for f in dataclasses.fields(config_cls):
             default = f.default
@@ -125,11 +132,15 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         print(f"spectral-physics experiment: error: {exc}", file=sys.stderr)
         return 2
-    if args.out is not None and args.out.suffix != ".nc":
-        print(f"spectral-physics experiment: error: --out must end in .nc, got {args.out}", file=sys.stderr)
-        return 2
-    ds = experiment(config, args.results, resume=True, overwrite=args.overwrite, data_root=args.data_root,
-                    workers=args.workers, progress=not args.no_progress)
+    from spectral_physics.cli import check_output_dir, check_output_file
+
+    check_output_file(args.out, "--out", (".nc",))  # before any run: a wrong name costs nothing
+    check_output_dir(args.results, "--results")
+    from spectral_physics.backend import default_device
+
+    with default_device(args.device):
+        ds = experiment(config, args.results, resume=True, overwrite=args.overwrite, data_root=args.data_root,
+                        workers=args.workers, progress=not args.no_progress)
     if args.out is not None:
         from ._xr import write_netcdf
 

@@ -9,6 +9,7 @@ Examples
     spectral-physics reproduce --workers 8 --out results/paper   # paper-scale schedules
     spectral-physics reproduce --scheduler tcp://host:8786       # sweeps on a Dask cluster
     spectral-physics reproduce --list
+    spectral-physics reproduce --estimate [--quick]          # predicted time per step, no training
 
 Registered as ``reproduce = "spectral_physics.analysis.cli_reproduce:register"`` under the
 ``spectral_physics.commands`` entry points in ``pyproject.toml``.
@@ -33,18 +34,36 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true", help="small schedules (subsets, 1-2 epochs, 2-3 seeds)")
     p.add_argument("--only", nargs="+", metavar="NAME", default=None,
                    help="figures (or Datasets) to make, with the Datasets they need; see --list")
-    p.add_argument("--workers", type=positive_int, default=None, help="sweep worker processes (default: all cores)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="sweep worker processes (default: all cores, or one per GPU with --device gpu)")
+    p.add_argument("--device", default=None, choices=["cpu", "gpu"],
+                   help="where the networks train (sets SPECTRAL_PHYSICS_DEVICE for every step and its "
+                        "workers; default: SPECTRAL_PHYSICS_DEVICE, else cpu)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler for the sweeps")
     p.add_argument("--out", type=Path, default=Path("figures/out"),
-                   help="figure folder; Datasets in OUT/data (default figures/out)")
-    p.add_argument("--data-root", default=None, help="directory holding mnist/ and fashion-mnist/")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+                   help="figure folder; each schedule's Datasets in OUT/quick/data or OUT/full/data "
+                        "(default: figures/out)")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding mnist/ and fashion-mnist/, searched first (default: the search order "
+                        "of 'spectral-physics data where')")
+    p.add_argument("--blas-threads", type=positive_int, default=None, metavar="N",
+                   help="BLAS threads of this process and of each worker process it starts (default: 1; "
+                        "more only pays on an idle machine)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress report (default: a bar on a terminal, lines per step and per 10%% of a "
+                        "step's runs in a log)")
     p.add_argument("--list", action="store_true", help="print the plan and exit")
+    p.add_argument("--estimate", action="store_true",
+                   help="predict each step's wall time from a short calibration on this machine (trains "
+                        "nothing of the schedule), print the table and write it to OUT/estimate-quick.json or "
+                        "OUT/estimate-full.json")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    from spectral_physics.analysis.reproduce import plan, reproduce
+    from spectral_physics.analysis.reproduce import plan, reproduce, schedule_label, work_dir
+
+    from spectral_physics.cli import check_output_dir
 
     try:
         steps = plan(args.only)
@@ -53,14 +72,43 @@ def _run(args) -> int:
 
         raise CLIError(str(exc)) from None
     if args.list:
+        data = work_dir(args.out, schedule_label(args.quick)) / "data"
         for s in steps:
-            where = args.out / "data" / s.output if s.kind == "data" else args.out / f"{s.output}.pdf"
+            where = data / s.output if s.kind == "data" else args.out / f"{s.output}.pdf"
             state = "exists" if where.exists() else "missing"
             print(f"{s.kind:7s} {s.name:28s} {state:8s} {where}")
         return 0
-    rep = reproduce(quick=args.quick, only=args.only, out=args.out, workers=args.workers,
-                    scheduler=args.scheduler, data_root=args.data_root, progress=not args.no_progress)
+    if args.estimate:
+        return _estimate(args)
+    check_output_dir(args.out, "--out")  # before minutes of work
+    from spectral_physics.backend import default_device
+
+    with default_device(args.device):
+        rep = reproduce(quick=args.quick, only=args.only, out=args.out, workers=args.workers,
+                        scheduler=args.scheduler, data_root=args.data_root, progress=not args.no_progress,
+                        blas_threads=args.blas_threads)
     for s in rep["steps"]:
         print(f"{s['name']:28s} {s['status']:9s} {s['seconds']:8.1f} s")
-    print(f"total {rep['seconds']:.1f} s; figures in {args.out}")
+    print(f"total {rep['seconds']:.1f} s; figures in {args.out}, Datasets in {rep['work_dir']}/data")
+    return 0
+
+
+def _estimate(args) -> int:
+    from spectral_physics.analysis.reproduce import estimate
+
+    from spectral_physics.backend import default_device
+
+    with default_device(args.device):  # calibrate where the schedule would train
+        rep = estimate(quick=args.quick, only=args.only, out=args.out, workers=args.workers,
+                       data_root=args.data_root, blas_threads=args.blas_threads, progress=not args.no_progress)
+    print(f"predicted wall time of the {rep['label']} schedule on this machine "
+          f"({rep['workers']} sweep workers, {rep['blas_threads']} BLAS threads in process)")
+    print(f"{'step':28s} {'runs':>6s} {'predicted s':>12s} {'hours':>8s}  on disk")
+    for s in rep["steps"]:
+        print(f"{s['name']:28s} {s['runs']:6d} {s['seconds']:12.1f} {s['seconds'] / 3600:8.2f}  "
+              f"{'yes' if s['status'] == 'exists' else 'no'}")
+    print(f"{'total':28s} {'':6s} {rep['seconds']:12.1f} {rep['seconds'] / 3600:8.2f}")
+    if rep["remaining_seconds"] != rep["seconds"]:
+        print(f"still to compute (steps not on disk): {rep['remaining_seconds']:.1f} s")
+    print(f"calibration took {rep['calibration_seconds']:.1f} s; table in {rep['json']}")
     return 0

@@ -8,6 +8,7 @@ Example
     spectral-physics sweep spec.toml --out diagram.nc --workers 2
     spectral-physics sweep spec.toml --out diagram.nc --resume            # after an interruption
     spectral-physics sweep spec.toml --out diagram.nc --scheduler tcp://10.0.0.5:8786
+    spectral-physics sweep spec.toml --out diagram.nc --device gpu              # one worker per GPU
 
 Per-point results go to ``--results`` (default: ``diagram.points/`` next to ``--out``);
 ``--resume`` recomputes only the points missing there.
@@ -52,8 +53,15 @@ def register(sub) -> None:
     p.add_argument("--out", "-o", help="netCDF file for the combined Dataset, e.g. diagram.nc")
     p.add_argument("--results", default=None,
                    help="directory of per-point result files (default: OUT without suffix + '.points')")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding the data sets, searched first; overrides the spec's data_root (default: "
+                        "the spec's, else the search order of 'spectral-physics data where')")
+    p.add_argument("--device", default=None, choices=["cpu", "gpu"],
+                   help="train every point here, overriding the spec's `device` (default: the spec's, "
+                        "else SPECTRAL_PHYSICS_DEVICE, else cpu)")
     p.add_argument("--workers", type=positive_int, default=None,
-                   help="local worker processes (default: all cores; 1 runs in this process)")
+                   help="local worker processes (default: all cores, or one per GPU with --device gpu; "
+                        "1 runs in this process)")
     p.add_argument("--scheduler", default=None, metavar="ADDR",
                    help="Dask scheduler address (tcp://host:port) to run the points on a cluster")
     p.add_argument("--resume", action="store_true", help="keep finished points, compute only the missing ones")
@@ -65,7 +73,8 @@ def register(sub) -> None:
                    help="train the seeds of a point one after another instead of as one ensemble")
     p.add_argument("--threshold", type=_threshold, default=None,
                    help="relative accuracy for the printed phase boundary, in (0, 2) (default: the spec's)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress report (default: a bar on a terminal, a line per 10%% of the points in a log)")
     p.add_argument("--example", action="store_true", help="print a commented example spec and exit")
     p.set_defaults(func=run)
 
@@ -87,19 +96,33 @@ def run(args) -> int:
         raise CLIError("--resume and --overwrite exclude each other")
     if args.scheduler and args.workers:
         raise CLIError("--workers applies to the local process pool; with --scheduler the cluster decides")
-    out = Path(args.out)
-    if out.suffix != ".nc":
-        raise CLIError(f"--out must end in .nc, got {args.out!r}")
+    from spectral_physics.cli import check_output_dir, check_output_file
+
+    out = check_output_file(args.out, "--out", (".nc",))
     results = Path(args.results) if args.results else out.with_suffix(".points")
+    check_output_dir(results, "--results")
+    from spectral_physics.analysis.sweep.execute import default_workers
+
+    from spectral_physics import config
+    from spectral_physics.backend import resolve_device
+
     spec = load_spec(args.spec)
+    if args.data_root is not None:
+        if not Path(args.data_root).expanduser().is_dir():
+            raise CLIError(f"--data-root {args.data_root}: not a directory")
+        spec.data_root = str(args.data_root)  # not part of the fingerprint: a resumed sweep may move its data
+    device = config.get("SPECTRAL_PHYSICS_DEVICE", args.device if args.device is not None else spec.device,
+                        argument="device")
+    resolve_device(device)  # a GPU sweep without CuPy or a CUDA device stops here, in one line
     n = len(spec.points())
+    where = "a Dask cluster" if args.scheduler else f"{args.workers or default_workers(device)} worker(s)"
     print(f"sweep {spec.name!r}: {n} points x {len(spec.seeds)} seeds over {', '.join(spec.dims)}; "
-          f"point files in {results}", file=sys.stderr)
+          f"device {device}, {where}; point files in {results}", file=sys.stderr)
     try:
         ds = run_sweep(
             spec, results, out=out, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
             scheduler=args.scheduler, ensemble=not args.no_ensemble, blas_threads=args.blas_threads,
-            progress=not args.no_progress,
+            progress=not args.no_progress, device=device,
         )
     except FileExistsError as exc:
         raise CLIError(str(exc).replace("resume=True (--resume)", "--resume")

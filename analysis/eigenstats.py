@@ -86,8 +86,8 @@ def check_transfer_operator(net, k: int, *, dense: bool = False) -> dict[str, fl
     Returns
     -------
     dict
-        ``structure_error`` (max |upper block| and |diag(A) - lambdas|),
-        ``eigvec_residual`` (max |A Phi - Phi Lambda| / max(|A_21|, tiny)),
+        ``structure_error`` (max ``|upper block|`` and ``|diag(A) - lambdas|``),
+        ``eigvec_residual`` (max ``|A Phi - Phi Lambda| / max(|A_21|, tiny)``),
         ``eig_error`` (dense check, NaN unless ``dense``): all should be ~1e-15 to 1e-7
         (float32 parameters are compared after conversion, so exact zeros are expected
         for the structure).

@@ -18,8 +18,9 @@ Example
 >>> with paper_style():
 ...     fig = Figure(figsize=(COLUMN, 2.4))
 ...     _ = fig.subplots().plot([0, 1], [0, 1])
->>> paths = save_figure(fig, "demo", "figures/out", sources=[])      # doctest: +SKIP
->>> sorted(p.suffix for p in paths.values())                         # doctest: +SKIP
+>>> import tempfile
+>>> paths = save_figure(fig, "demo", tempfile.mkdtemp(), sources=[])
+>>> sorted(p.suffix for p in paths.values())
 ['.json', '.pdf', '.png']
 """
 

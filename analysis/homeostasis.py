@@ -187,7 +187,7 @@ def cv_permutation_test(a, b, *, n_permutations: int = 5000, seed: int = 0) -> d
     Parameters
     ----------
     a, b : array_like, shape (n,)
-        Positive per-node values (e.g. mean |activation|) of the same nodes.
+        Positive per-node values (e.g. mean ``|activation|``) of the same nodes.
     n_permutations : int
     seed : int
 
@@ -302,7 +302,7 @@ def _accuracy_after_removal(net, arrays, zs, acts, y, *, inputs=None, layer=None
 
 
 def silencing(net, x, y, *, rtol: float = 0.05, n_random: int = 10, seed: int = 0) -> dict:
-    """Which inputs and hidden nodes have |lambda| near zero, and what removing them costs.
+    """Which inputs and hidden nodes have ``|lambda|`` near zero, and what removing them costs.
 
     An input ``j`` is silenced when ``|lam_in_j| <= rtol * max|lam_in|`` of the first
     layer; a hidden node when its ``|lam_out|`` (criterion ``lam_out``), the ``|lam_in|``
@@ -563,9 +563,13 @@ class HomeostasisRecorder(Callback):
 
     Example
     -------
-    >>> rec = HomeostasisRecorder(x_subset)                           # doctest: +SKIP
-    >>> fit(net, data, epochs=5, callbacks=[rec])                     # doctest: +SKIP
-    >>> rec.to_dataset().activity_cv.sel(layer=0).values              # doctest: +SKIP
+    >>> from spectral_physics import SpectralMLP, fit, teacher_student
+    >>> data = teacher_student(n_train=500, n_test=100, n_features=20, seed=0)
+    >>> net = SpectralMLP([20, 16, 10], train="eigen", seed=0)
+    >>> rec = HomeostasisRecorder(data.x_test[:50])
+    >>> hist = fit(net, data, epochs=2, callbacks=[rec], progress=False)
+    >>> rec.to_dataset().activity_cv.sel(layer=0).sizes               # epochs 0 (before training), 1, 2
+    Frozen({'epoch': 3})
     """
 
     def __init__(self, x, epochs=None, saturation: float = 0.9) -> None:

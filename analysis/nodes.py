@@ -1,4 +1,4 @@
-"""Eigenvalue-node correspondence: does |lambda| tell which hidden nodes matter?
+"""Eigenvalue-node correspondence: does ``|lambda|`` tell which hidden nodes matter?
 
 Hidden node ``i`` of hidden layer ``k`` (the receiving side of ``net.layers[k]``) owns two
 eigenvalues: ``lam_out_i`` of layer ``k`` (a gain on the projection that reaches it) and

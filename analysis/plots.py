@@ -24,7 +24,8 @@ Example
 >>> fig = plot_eigenstats(eigenstats(SpectralMLP([20, 16, 3], train="eigen", init="paper")))
 >>> sorted(fig.plotted)
 ['esd', 'lam_in_density', 'lam_out_density', 'r']
->>> fig.savefig("eigenstats.png")                                    # doctest: +SKIP
+>>> import os, tempfile
+>>> fig.savefig(os.path.join(tempfile.mkdtemp(), "eigenstats.png"))
 """
 
 from __future__ import annotations

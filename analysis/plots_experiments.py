@@ -332,7 +332,14 @@ def plot_sweep(ds, boundary) -> Figure:
     Examples
     --------
     >>> from spectral_physics.analysis.phase import phase_boundary
-    >>> fig = plot_sweep(ds, phase_boundary(ds, n_boot=1000))          # doctest: +SKIP
+    >>> from spectral_physics.analysis.sweep import run_sweep
+    >>> import os, tempfile
+    >>> ds = run_sweep({"dataset": "teacher-student", "subset": 300, "n_test": 100, "epochs": 1,
+    ...                 "seeds": [0, 1], "axes": {"train": ["direct", "eigen"], "hidden": [8, 16]}},
+    ...                os.path.join(tempfile.mkdtemp(), "sweep.points"), workers=1, progress=False)
+    >>> fig = plot_sweep(ds, phase_boundary(ds, n_boot=1000))
+    >>> fig.plotted["boundary_markers"]
+    {'direct': 'above everywhere', 'eigen': 'not reached'}
     """
     from matplotlib.lines import Line2D
 

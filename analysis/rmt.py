@@ -76,10 +76,10 @@ R_POISSON = 2.0 * math.log(2.0) - 1.0
 R_GOE = 0.5307
 #: <r> of the Gaussian unitary ensemble, same source.
 R_GUE = 0.5996
-#: (<|z|>, <cos theta>) of the complex spacing ratio for uncorrelated points in the plane
+#: ``(<|z|>, <cos theta>)`` of the complex spacing ratio for uncorrelated points in the plane
 #: (Sa, Ribeiro and Prosen, PRX 10, 021019 (2020)): exactly (2/3, 0).
 CSR_POISSON_2D = (2.0 / 3.0, 0.0)
-#: (<|z|>, <cos theta>) for the complex Ginibre ensemble, same source (large-N numerics).
+#: ``(<|z|>, <cos theta>)`` for the complex Ginibre ensemble, same source (large-N numerics).
 CSR_GINIBRE = (0.7381, -0.2405)
 
 
@@ -150,7 +150,7 @@ class ComplexSpacingRatio:
     Attributes
     ----------
     mean_abs : float
-        <|z|>; 2D Poisson 2/3, Ginibre ~0.74.
+        ``<|z|>``; 2D Poisson 2/3, Ginibre ~0.74.
     mean_cos : float
         <cos arg z>; 2D Poisson 0, Ginibre ~-0.24 (level repulsion pushes the nearest
         and next-nearest neighbours to opposite sides).
@@ -161,6 +161,10 @@ class ComplexSpacingRatio:
     mean_abs: float
     mean_cos: float
     z: np.ndarray
+
+    def __repr__(self) -> str:
+        return (f"ComplexSpacingRatio(mean_abs={self.mean_abs:.4g}, mean_cos={self.mean_cos:.4g}, "
+                f"z: {np.shape(self.z)[0] if np.ndim(self.z) else 0} ratios)")
 
 
 def complex_spacing_ratio(

@@ -27,8 +27,16 @@ Example
 >>> from spectral_physics.figures import FIGURES
 >>> FIGURES["phase_diagram"].needs
 ('presets_sweep',)
->>> draw("phase_diagram", {"presets_sweep": "figures/out/data/presets_sweep.nc"}, "figures/out")  # doctest: +SKIP
-{'pdf': PosixPath('figures/out/phase_diagram.pdf'), 'png': ..., 'json': ...}
+>>> import tempfile
+>>> from pathlib import Path
+>>> from spectral_physics.analysis.sweep import run_sweep
+>>> work = Path(tempfile.mkdtemp())
+>>> _ = run_sweep({"dataset": "teacher-student", "subset": 300, "n_test": 100, "epochs": 1, "seeds": [0, 1],
+...                "axes": {"train": ["direct", "eigen"], "hidden": [8, 16]}},
+...               work / "sweep.points", out=work / "presets_sweep.nc", workers=1, progress=False)
+>>> paths = draw("phase_diagram", {"presets_sweep": work / "presets_sweep.nc"}, work / "out")
+>>> sorted(paths), paths["pdf"].name
+(['json', 'pdf', 'png'], 'phase_diagram.pdf')
 """
 
 from __future__ import annotations

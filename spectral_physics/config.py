@@ -26,6 +26,12 @@ not ``None``. E.g. ``SpectralMLP(sizes, device="cpu")`` ignores
 overrides ``SPECTRAL_PHYSICS_KERNELS``, and ``load_dataset(name, root=...)``
 searches ``root`` before ``SPECTRAL_PHYSICS_DATA``. An empty variable counts as unset.
 
+``SPECTRAL_PHYSICS_DATA`` is one step of the data search order, not the only one: after
+it come ``../shared/data`` beside the current directory and beside the checkout, the
+system and the cache folders. The whole order is documented once, in
+:mod:`spectral_physics.datasets` (:func:`~spectral_physics.datasets.search_path`), and
+the library, the command line and the test suite all use it.
+
 Bad values
 ----------
 A value outside the allowed ones raises :class:`ValueError` naming the variable and
@@ -163,11 +169,14 @@ VARIABLES: dict[str, Variable] = {
         Variable(
             name="SPECTRAL_PHYSICS_DATA",
             meaning="Directories holding `<name>/` data set folders (e.g. `mnist/`), searched after "
-                    "`load_dataset(root=...)` and before the system and cache directories.",
+                    "`root=` (`--data-root`) and before `../shared/data` beside the current directory and "
+                    "beside the checkout, the system and the cache directories (`datasets.search_path`; "
+                    "`spectral-physics data where` prints the order).",
             allowed="directories joined by `os.pathsep` (`:`; `;` on Windows); `~` is expanded",
             default=(),
-            default_text="none (the test suite falls back to `../shared/data` beside the checkout)",
-            read_by="`datasets.load_dataset` and the tests' `data_root` fixture, at each call",
+            default_text="none (the rest of the search order still applies)",
+            read_by="`datasets.search_path`: `load_dataset`, `spectral-physics data`, every `--data-root` "
+                    "command and the tests' `data_root` fixture, at each call",
             parse=_directories,
             what="list of directories",
         ),
@@ -189,7 +198,8 @@ VARIABLES: dict[str, Variable] = {
             allowed="URLs separated by whitespace or commas",
             default=(),
             default_text="none (the built-in mirrors)",
-            read_by="`datasets.load_dataset(download=True)`, at each download",
+            read_by="`datasets.load_dataset(download=True)`, `datasets.download_dataset` and "
+                    "`spectral-physics data download`, at each download",
             parse=_urls,
             what="list of URLs",
         ),

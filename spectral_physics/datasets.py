@@ -1,44 +1,71 @@
 """Data sets: MNIST, Fashion-MNIST, CIFAR-10 and a synthetic teacher-student task.
 
+One idea: from a data set's name to its arrays, the files found on one search order
+(or downloaded), verified and decoded; long because every way the files can be damaged
+is told apart and named.
+
 Every loader returns a :class:`Dataset`: flattened images as a C-contiguous
 ``float32`` array of shape ``(n, d)`` scaled to ``[0, 1]``, ``int64`` labels,
 the image shape needed to undo the flattening, and the number of classes.
 
 Example
 -------
->>> from spectral_physics.datasets import load_dataset, teacher_student
->>> data = load_dataset("mnist")                                  # doctest: +SKIP
->>> data                                                          # doctest: +SKIP
+>>> from spectral_physics.datasets import find_dataset, load_dataset, teacher_student
+>>> data = load_dataset("mnist")            # the IDX files, from the search order below
+>>> data
 Dataset('mnist', train=60000, test=10000, features=784, classes=10, image_shape=(28, 28))
->>> small = data.subset(1000, seed=0)                             # doctest: +SKIP
->>> small.x_train.shape, small.x_train.dtype, small.y_train.dtype  # doctest: +SKIP
+>>> small = data.subset(1000, seed=0)
+>>> small.x_train.shape, small.x_train.dtype, small.y_train.dtype
 ((1000, 784), dtype('float32'), dtype('int64'))
+>>> find_dataset("mnist")                  # where it is read from, e.g. '/home/me/shared/data/mnist'
+DataFiles('mnist', '.../mnist', 4 files, from ...)
 >>> toy = teacher_student(n_train=500, n_test=100, n_features=20, n_classes=3, seed=1)
 >>> toy.x_train.shape, toy.x_test.shape, toy.n_classes
 ((500, 20), (100, 20), 3)
 
 Where the files are looked for
 ------------------------------
-For ``load_dataset(name, root=...)`` the first complete set of files wins, in
-this order:
+One search order serves the library, the command line and the test suite (its
+``data_root`` fixture calls :func:`find_dataset`). :func:`search_path` lists it, and
+``spectral-physics data where`` prints it with what each place holds. For
+``load_dataset(name, root=...)`` the first complete set of files wins:
 
-1. the explicit ``root``: the files directly in it, then in ``root/<name>/``;
+1. the explicit ``root`` (``--data-root`` on the command line): the files directly in
+   it, then in ``root/<name>/``;
 2. ``$SPECTRAL_PHYSICS_DATA/<name>/`` (several directories may be joined with
    ``os.pathsep``);
-3. Debian's system location ``/usr/share/datasets/<name>/`` (the package
+3. ``../shared/data/<name>/`` relative to the current directory, the project's layout of
+   a checkout with the shared data folder beside it (run from the checkout's top);
+4. ``../shared/data/<name>/`` relative to the repository checkout the package is
+   imported from (:func:`checkout_dir`: an editable install or ``PYTHONPATH``; skipped
+   for a package installed into site-packages), so it works from any directory;
+5. Debian's system location ``/usr/share/datasets/<name>/`` (the package
    ``dataset-fashion-mnist`` installs there; see :data:`SYSTEM_DATA_DIRS`);
-4. the user cache ``$SPECTRAL_PHYSICS_CACHE/<name>/``, else
+6. the user cache ``$SPECTRAL_PHYSICS_CACHE/<name>/``, else
    ``$XDG_CACHE_HOME/spectral-physics/<name>/``, else
    ``~/.cache/spectral-physics/<name>/`` (see :func:`cache_dir`).
 
-A directory holding only part of a set (say the training files but not the
-test files) is an error naming the missing files, except the cache, whose
-missing files are downloaded. With ``download=True`` and nothing found, the
-files are fetched from the mirrors in :data:`MIRRORS` (or from the base URLs in
-``$SPECTRAL_PHYSICS_MIRROR``, which replace them) into the cache: each file
+A folder met twice (e.g. 3 and 4 when the current directory is the checkout) is
+searched once. A directory holding only part of a set (say the training files but not
+the test files) is an error naming the missing files, except the cache, whose missing
+files are downloaded. Checksums are verified when the files are read
+(``verify=True``); ``spectral-physics data verify`` checks them without loading.
+
+Downloads
+---------
+With ``download=True`` (the default) and nothing found, the files are fetched into the
+cache from the mirrors in :data:`MIRRORS` (or from the base URLs in
+``$SPECTRAL_PHYSICS_MIRROR``, which replace them); :func:`download_dataset` (or
+``spectral-physics data download``) does so on request. The mirrors' hosts are probed
+first, all at once, for at most :data:`OFFLINE_CHECK_TIMEOUT` seconds, so an offline
+machine gets its answer at once rather than a stalled connection per file. Each file
 goes to a temporary file in the cache directory, is verified against
-:data:`KNOWN_SHA256`, fsynced and renamed into place, so the cache never holds
-a half-written or unverified file.
+:data:`KNOWN_SHA256`, fsynced and renamed into place, so the cache never holds a
+half-written or unverified file; cache folders created for a download that failed are
+removed again. When the files are nowhere, :class:`DatasetNotFoundError` lists every
+place searched and every URL tried, says whether ``$SPECTRAL_PHYSICS_DATA`` is set (and
+to what), and how to fix it, in Python's words (``root=``) or, through
+:meth:`DatasetNotFoundError.for_cli`, the command line's (``--data-root``).
 
 File formats
 ------------
@@ -71,12 +98,16 @@ import hashlib
 import http.client
 import math
 import os
+import socket
 import struct
 import tarfile
+import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,13 +122,23 @@ __all__ = [
     "CIFAR10_MD5",
     "CIFAR10_SIZE",
     "DATASET_NAMES",
+    "DataFiles",
     "Dataset",
     "DatasetError",
+    "DatasetNotFoundError",
     "KNOWN_SHA256",
     "MIRRORS",
+    "OFFLINE_CHECK_TIMEOUT",
+    "SHARED_DATA",
     "SYSTEM_DATA_DIRS",
+    "SearchLocation",
     "cache_dir",
+    "canonical_name",
+    "checkout_dir",
     "clear_cache",
+    "download_dataset",
+    "find_dataset",
+    "inspect_location",
     "load_dataset",
     "read_idx",
     "teacher_student",
@@ -707,6 +748,17 @@ def cache_dir(name: str | None = None) -> Path:
     return base / _canonical_name(name) if name is not None else base
 
 
+def canonical_name(name: str) -> str:
+    """The canonical name of a data set (``"Fashion_MNIST"`` -> ``"fashion-mnist"``).
+
+    Raises
+    ------
+    ValueError
+        For a name that is not in :data:`DATASET_NAMES` (nor an alias of one).
+    """
+    return _canonical_name(name)
+
+
 def _canonical_name(name: str) -> str:
     if not isinstance(name, str):
         raise ValueError(f"name must be a string, got {name!r}")
@@ -758,6 +810,306 @@ def _stat_key(path: Path) -> tuple[str, int, int]:
     return (str(path.resolve()), st.st_mtime_ns, st.st_size)
 
 
+#: Where a checkout's shared data lives, relative to the current directory and to the checkout.
+SHARED_DATA = ("..", "shared", "data")
+
+# how each kind of location is named in messages: (Python words, command-line words)
+_SOURCE_WORDS = {
+    "root": ("root=", "--data-root"),
+    "env": (f"${ENV_DATA}", f"${ENV_DATA}"),
+    "cwd": ("../shared/data beside the current directory", "../shared/data beside the current directory"),
+    "checkout": ("../shared/data beside the checkout", "../shared/data beside the checkout"),
+    "system": ("system", "system"),
+    "cache": ("cache", "cache"),
+}
+
+
+@dataclass(frozen=True)
+class SearchLocation:
+    """One place of the data search path (see :func:`search_path`).
+
+    Attributes
+    ----------
+    source : str
+        ``"root"`` (``root=``, ``--data-root``), ``"env"`` (``$SPECTRAL_PHYSICS_DATA``),
+        ``"cwd"`` (``../shared/data`` beside the current directory), ``"checkout"``
+        (``../shared/data`` beside the repository checkout the package runs from),
+        ``"system"`` or ``"cache"``.
+    path : Path
+        The folder holding one ``<name>/`` folder per data set; a ``root`` may also hold
+        the files themselves.
+    """
+
+    source: str
+    path: Path
+
+    def directories(self, name: str) -> list[Path]:
+        """The folders where the files of data set ``name`` may lie, in the order searched."""
+        name = _canonical_name(name)
+        return [self.path, self.path / name] if self.source == "root" else [self.path / name]
+
+    def describe(self, cli: bool = False) -> str:
+        """How this place was chosen, in words (``cli=True``: the command line's words)."""
+        return _SOURCE_WORDS[self.source][1 if cli else 0]
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """A complete set of files of one data set, as :func:`find_dataset` found it.
+
+    Attributes
+    ----------
+    name : str
+        Canonical data set name (``"mnist"``).
+    directory : Path
+        The folder holding the files.
+    files : tuple of Path
+        The files :func:`load_dataset` reads (IDX: train images, train labels, test
+        images, test labels; CIFAR-10: the archive, or the six ``.bin`` batches).
+    location : SearchLocation
+        The place of the search path where they were found.
+    """
+
+    name: str
+    directory: Path
+    files: tuple[Path, ...]
+    location: SearchLocation
+
+    def __repr__(self) -> str:
+        return (f"DataFiles({self.name!r}, {str(self.directory)!r}, {len(self.files)} files, "
+                f"from {self.location.source})")
+
+    def verify(self) -> list[str]:
+        """Decode every file and compare it with its published checksum.
+
+        Returns
+        -------
+        list of str
+            The problems found, one message per bad file naming it; ``[]`` when every
+            file matches :data:`KNOWN_SHA256` (CIFAR-10 ``.bin`` batches have no published
+            checksum and are only checked structurally).
+        """
+        problems = []
+        if _SPECS[self.name]["kind"] == "idx":
+            for (_, stem, magic), path in zip(_IDX_ROLES, self.files, strict=True):
+                try:
+                    read_idx(path, magic=magic, sha256=KNOWN_SHA256[self.name][stem],
+                             item_shape=_item_shape(self.name, magic))
+                except DatasetError as exc:
+                    problems.append(str(exc))
+        elif len(self.files) == 1:
+            try:
+                _check_cifar_archive(self.files[0])
+            except DatasetError as exc:
+                problems.append(str(exc))
+        else:
+            for path in self.files:
+                try:
+                    _parse_cifar_batch(path.read_bytes(), str(path))
+                except (OSError, DatasetError) as exc:
+                    problems.append(str(exc))
+        return problems
+
+
+def checkout_dir() -> Path | None:
+    """The repository checkout the package is imported from, or ``None`` when it is installed.
+
+    Returns
+    -------
+    Path or None
+        The folder holding ``pyproject.toml`` of ``spectral-physics`` next to the
+        ``spectral_physics/`` package folder (an editable install or ``PYTHONPATH``).
+    """
+    top = Path(__file__).resolve().parent.parent
+    try:
+        text = (top / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return top if 'name = "spectral-physics"' in text else None
+
+
+def search_path(root: str | os.PathLike[str] | None = None) -> list[SearchLocation]:
+    """The places :func:`load_dataset` looks in, in order (see the module docstring).
+
+    Parameters
+    ----------
+    root : path-like, optional
+        An explicit folder (``root=`` in Python, ``--data-root`` on the command line);
+        searched first.
+
+    Returns
+    -------
+    list of SearchLocation
+        ``root``; each folder of ``$SPECTRAL_PHYSICS_DATA``; ``../shared/data`` beside the
+        current directory; ``../shared/data`` beside the checkout the package runs from
+        (:func:`checkout_dir`; absent for an installed package); :data:`SYSTEM_DATA_DIRS`;
+        the cache (:func:`cache_dir`). The same folder may appear twice (e.g. when the
+        current directory is the checkout); it is searched once.
+    """
+    out = []
+    if root is not None:
+        out.append(SearchLocation("root", Path(root).expanduser()))
+    out += [SearchLocation("env", part) for part in config.get(ENV_DATA)]
+    try:
+        out.append(SearchLocation("cwd", Path(os.path.normpath(Path.cwd().joinpath(*SHARED_DATA)))))
+    except OSError:  # the current directory was deleted
+        pass
+    checkout = checkout_dir()
+    if checkout is not None:
+        out.append(SearchLocation("checkout", Path(os.path.normpath(checkout.joinpath(*SHARED_DATA)))))
+    out += [SearchLocation("system", Path(base)) for base in SYSTEM_DATA_DIRS]
+    out.append(SearchLocation("cache", cache_dir()))
+    return out
+
+
+def inspect_location(location: SearchLocation, name: str) -> tuple[DataFiles | None, str]:
+    """What ``location`` holds of data set ``name``, without reading the files.
+
+    Returns
+    -------
+    files : DataFiles or None
+        The complete set, or ``None``.
+    status : str
+        ``"complete"``, ``"no such directory"``, ``"no <name> files"`` or
+        ``"incomplete, missing ..."``.
+    """
+    name = _canonical_name(name)
+    status = "no such directory"
+    for directory in location.directories(name):
+        if not directory.is_dir():
+            continue
+        files, missing, partial = _scan(name, directory)
+        if files is not None:
+            return DataFiles(name, directory, tuple(files), location), "complete"
+        if partial:
+            return None, f"incomplete, missing {', '.join(missing)}"
+        status = f"no {name} files"
+    return None, status
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return a == b
+
+
+def _locate(name: str, root, looked: list[tuple[str, str, str]]) -> DataFiles | None:
+    """The first complete set on the search path; each place that lacks it is added to ``looked``.
+
+    A place holding part of a set is an error, except the cache (downloads fill it).
+    """
+    seen: list[Path] = []
+    for location in search_path(root):
+        if any(_same(location.path, s) for s in seen) and location.source != "root":
+            continue
+        seen.append(location.path)
+        files, status = inspect_location(location, name)
+        if files is not None:
+            return files
+        if status.startswith("incomplete") and location.source != "cache":
+            raise DatasetError(f"{location.directories(name)[-1]}: incomplete {name} set, "
+                               f"{status.removeprefix('incomplete, ')}")
+        looked.append((str(location.directories(name)[-1]), location.source, status))
+    return None
+
+
+def find_dataset(name: str, root: str | os.PathLike[str] | None = None) -> DataFiles | None:
+    """Where :func:`load_dataset` would read data set ``name`` from; nothing is read or downloaded.
+
+    Parameters
+    ----------
+    name : str
+        ``"mnist"``, ``"fashion-mnist"`` or ``"cifar10"`` (aliases as :func:`load_dataset`).
+    root : path-like, optional
+        As ``load_dataset(root=...)``.
+
+    Returns
+    -------
+    DataFiles or None
+        The first complete set of files on :func:`search_path`, or ``None``.
+
+    Raises
+    ------
+    DatasetError
+        When a place before it holds an incomplete set (as :func:`load_dataset` does).
+    """
+    name = _canonical_name(name)
+    if name not in _SPECS:
+        raise ValueError(f"{name} is generated, not read from files")
+    return _locate(name, root, [])
+
+
+class DatasetNotFoundError(DatasetError):
+    """No place of the search path holds the data set, and it was not downloaded.
+
+    ``str(error)`` speaks to Python callers (``root=``, ``download=True``);
+    :meth:`for_cli` says the same in the words of the command line (``--data-root``,
+    ``spectral-physics data download``). Both say whether ``$SPECTRAL_PHYSICS_DATA`` is
+    set, and to what.
+
+    Attributes
+    ----------
+    name : str
+    looked : list of (str, str, str)
+        ``(folder, source, what was there)`` for every place searched, in order.
+    tried : list of str
+        Download attempts (URL and outcome); empty when none was made.
+    download : bool
+        Whether downloading was allowed.
+    cache : str
+        The cache folder of the data set.
+    env : str or None
+        ``$SPECTRAL_PHYSICS_DATA`` (the folders joined by ``os.pathsep``), ``None`` if unset.
+    """
+
+    def __init__(self, name: str, looked: Sequence[tuple[str, str, str]], tried: Sequence[str] = (),
+                 download: bool = False, cache: str = "", env: str | None = None) -> None:
+        self.name, self.looked, self.tried = name, [tuple(x) for x in looked], list(tried)
+        self.download, self.cache, self.env = bool(download), str(cache), env
+        super().__init__(self._message(cli=False))
+
+    def __reduce__(self):  # pickled intact from worker processes
+        return type(self), (self.name, self.looked, self.tried, self.download, self.cache, self.env)
+
+    def _env_words(self) -> str:
+        return f"{ENV_DATA} is not set" if self.env is None else f"{ENV_DATA} is set to {self.env!r}"
+
+    def _message(self, cli: bool) -> str:
+        offline = bool(self.tried) and all("not tried" in t for t in self.tried)
+        head = f"{self.name}: data files not found"
+        if not self.download:
+            head += " (download=False)" if not cli else ""
+        elif offline:
+            head += " and the download mirrors cannot be reached (offline?)"
+        elif self.tried:
+            head += " and the download failed"
+        places = [(folder, _SOURCE_WORDS[source][1 if cli else 0], status) for folder, source, status in self.looked]
+        if cli:
+            where = "; ".join(f"{folder} ({words}): {status}" for folder, words, status in places)
+            text = f"{head}. Looked in: {where}."
+            if self.tried:
+                text += " Download: " + "; ".join(self.tried) + "."
+            return (f"{text} {self._env_words()}. Give --data-root DIR (a folder holding {self.name}/), "
+                    f"set {ENV_DATA}=DIR, or run 'spectral-physics data download {self.name}' on a machine with "
+                    f"internet; 'spectral-physics data where' shows the search order.")
+        lines = [head + "."]
+        lines.append("Looked in, in this order:")
+        lines += [f"  - {folder} ({words}): {status}" for folder, words, status in places]
+        if self.tried:
+            lines += ["Tried to download:"] + [f"  - {t}" for t in self.tried]
+        lines.append(f"{self._env_words()}.")
+        fetch = (f"load_dataset({self.name!r}, download=True)" if not self.download
+                 else f"spectral_physics.datasets.download_dataset({self.name!r})")
+        lines.append(f"Pass root=DIR (a folder holding '{self.name}/'), set {ENV_DATA}=DIR, put the files in "
+                     f"{self.cache}, or download them on a machine with internet: {fetch}.")
+        return "\n".join(lines)
+
+    def for_cli(self) -> str:
+        """The message in the command line's words, on one line."""
+        return self._message(cli=True)
+
+
 # Files this process downloaded and verified itself; (resolved path, mtime_ns, size).
 _VERIFIED: set[tuple[str, int, int]] = set()
 
@@ -785,29 +1137,18 @@ def clear_cache() -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _mirror_bases(name: str) -> list[str]:
-    env = config.get(ENV_MIRROR)
+def _mirror_bases(name: str, mirrors: Sequence[str] | None = None) -> list[str]:
+    env = tuple(mirrors) if mirrors else config.get(ENV_MIRROR)
     if env:
         return [base.format(name=name) if "{name}" in base else f"{base.rstrip('/')}/{name}/"
                 for base in env]
     return list(MIRRORS.get(name, []))
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
+def _progress_bar(total: int | None, desc: str, progress: bool | str) -> Any:
+    from .progress import progress_bar
 
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int | None, desc: str, progress: bool) -> Any:
-    if not progress:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                leave=False)
+    return progress_bar(total=total, desc=desc, unit="B", progress=progress, unit_scale=True, unit_divisor=1024)
 
 
 def _download(url: str, dest: Path, check: Callable[[Path], None], progress: bool) -> None:
@@ -835,7 +1176,58 @@ def _download(url: str, dest: Path, check: Callable[[Path], None], progress: boo
     _VERIFIED.add(_stat_key(dest))
 
 
-def _fetch_missing(name: str, directory: Path, progress: bool, tried: list[str]) -> None:
+#: Seconds the offline check waits for each mirror host (name lookup and TCP connect together).
+OFFLINE_CHECK_TIMEOUT = 3.0
+
+
+def _endpoint(url: str) -> tuple[str, int] | None:
+    """The host and port a request for ``url`` connects to (its proxy's, where one applies)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname):
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if not parts.hostname:
+            return None
+    default = 443 if parts.scheme == "https" else 80
+    try:
+        return parts.hostname, parts.port or default
+    except ValueError:  # a malformed port: let the download itself report it
+        return None
+
+
+def _probe(endpoints: Iterable[tuple[str, int]], timeout: float) -> dict[tuple[str, int], str | None]:
+    """Connect to every endpoint at once; ``None`` where it answers, else why not.
+
+    The name lookup happens inside the connection attempt, so a machine without a network
+    (or with a resolver that never answers) is told apart in at most ``timeout`` seconds,
+    instead of a stalled download per file and mirror.
+    """
+    results: dict[tuple[str, int], str | None] = {}
+    threads = []
+
+    def attempt(host: str, port: int) -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                results[(host, port)] = None
+        except OSError as exc:
+            results[(host, port)] = f"cannot connect to {host}:{port} ({exc})"
+
+    for host, port in dict.fromkeys(endpoints):
+        t = threading.Thread(target=attempt, args=(host, port), daemon=True)
+        t.start()
+        threads.append(((host, port), t))
+    deadline = time.monotonic() + timeout
+    for key, t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+        if key not in results:
+            results[key] = f"no answer from {key[0]}:{key[1]} within {timeout:g} s"
+    return results
+
+
+def _fetch_missing(name: str, directory: Path, progress: bool | str, tried: list[str],
+                   mirrors: Sequence[str] | None = None) -> None:
     """Download the files of ``name`` that ``directory`` lacks; append failures to ``tried``."""
     if _SPECS[name]["kind"] == "idx":
         jobs = []
@@ -848,13 +1240,19 @@ def _fetch_missing(name: str, directory: Path, progress: bool, tried: list[str])
                                                          item_shape=_item_shape(name, magic))))
     else:
         jobs = [(CIFAR10_ARCHIVE, _check_cifar_archive)]
-    bases = _mirror_bases(name)
+    bases = _mirror_bases(name, mirrors)
     if not bases:
         tried.append(f"no mirrors configured for {name} (MIRRORS[{name!r}] is empty)")
         raise DatasetError("no mirrors")
+    # one probe per host first: an offline machine is told at once, not after a timeout per file
+    reach = _probe([e for e in (_endpoint(b) for b in bases) if e], OFFLINE_CHECK_TIMEOUT) if jobs else {}
     for filename, check in jobs:
         for base in bases:
             url = f"{base.rstrip('/')}/{filename}"
+            why = reach.get(_endpoint(url))  # type: ignore[arg-type]
+            if why:
+                tried.append(f"{url}: not tried, {why}")
+                continue
             try:
                 _download(url, directory / filename, check, progress)
                 break
@@ -869,6 +1267,79 @@ def _check_idx_download(path: Path, *, magic: int, sha256: str, item_shape: tupl
     read_idx(path, magic=magic, sha256=sha256, item_shape=item_shape)
 
 
+def _download_into(name: str, directory: Path, progress: bool | str, tried: list[str],
+                   mirrors: Sequence[str] | None = None) -> list[Path] | None:
+    """Fetch what ``directory`` lacks of ``name``; the complete files, or ``None`` (failures in ``tried``).
+
+    Folders this call created are removed again when nothing could be downloaded into them.
+    """
+    created = []
+    d = directory
+    while not d.exists() and d.parent != d:
+        created.append(d)
+        d = d.parent
+    files = None
+    try:
+        _fetch_missing(name, directory, progress, tried, mirrors)
+    except DatasetError:
+        pass
+    else:
+        files, missing, _ = _scan(name, directory)
+        if files is None:
+            tried.append(f"after downloading, {directory} still lacks {', '.join(missing)}")
+    if files is None:
+        for folder in created:  # deepest first; stops at the first that is not empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+    return files
+
+
+def download_dataset(name: str, root: str | os.PathLike[str] | None = None, *, progress: bool | str = False,
+                     mirrors: Sequence[str] | None = None) -> Path:
+    """Download the files of a data set that its folder lacks, verified, and return the folder.
+
+    For a machine with internet access; :func:`load_dataset` also downloads into the cache
+    when nothing on :func:`search_path` holds the files.
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion-mnist", "cifar10"}
+        The data set (aliases as :func:`load_dataset`).
+    root : path-like, optional
+        Download into ``root/<name>/``; default: the cache, :func:`cache_dir` ``(name)``.
+    progress : bool or str, default False
+        Progress report per file (see :mod:`spectral_physics.progress`).
+    mirrors : sequence of str, optional
+        Base URLs to try, in the form of ``$SPECTRAL_PHYSICS_MIRROR`` (``{name}`` or
+        ``<name>/`` appended); default: that variable, else :data:`MIRRORS`.
+
+    Returns
+    -------
+    Path
+        The folder now holding the complete, verified set.
+
+    Raises
+    ------
+    DatasetError
+        When the files cannot be downloaded (listing every URL tried) or are corrupt.
+    """
+    name = _canonical_name(name)
+    if name not in _SPECS:
+        raise ValueError(f"{name} is generated, not downloaded")
+    directory = Path(root).expanduser() / name if root is not None else cache_dir(name)
+    tried: list[str] = []
+    files = _download_into(name, directory, progress, tried, mirrors)
+    if files is None:
+        raise DatasetError("\n".join([f"{name}: could not download into {directory}.", "Tried:"]
+                                     + [f"  - {t}" for t in tried]))
+    problems = DataFiles(name, directory, tuple(files), SearchLocation("root", directory)).verify()
+    if problems:
+        raise DatasetError(f"{directory}: " + "; ".join(problems))
+    return directory
+
+
 # --------------------------------------------------------------------------------------
 # Public loaders
 # --------------------------------------------------------------------------------------
@@ -878,10 +1349,10 @@ def load_dataset(
     name: str,
     root: str | os.PathLike[str] | None = None,
     download: bool = True,
-    progress: bool = False,
+    progress: bool | str = False,
     verify: bool = True,
 ) -> Dataset:
-    """Load MNIST, Fashion-MNIST or CIFAR-10 (downloading it if needed).
+    """Load MNIST, Fashion-MNIST or CIFAR-10 from the first place that holds it (or download it).
 
     Parameters
     ----------
@@ -891,11 +1362,13 @@ def load_dataset(
         with its defaults and ignores the other arguments.
     root : path-like, optional
         Directory holding the files directly or in a ``<name>/`` sub-folder;
-        searched first. It must exist.
+        searched first (:func:`search_path` gives the whole order). It must exist.
     download : bool, default True
-        Fetch missing files into :func:`cache_dir` when no location has them.
-    progress : bool, default False
-        Show a tqdm progress bar while downloading.
+        Fetch missing files into :func:`cache_dir` when no location has them. The
+        mirrors are probed first (:data:`OFFLINE_CHECK_TIMEOUT` seconds at most), so an
+        offline machine fails at once instead of waiting on every file.
+    progress : bool or str, default False
+        Progress report while downloading (see :mod:`spectral_physics.progress`).
     verify : bool, default True
         Check local files with known checksums (the four IDX files of
         MNIST/Fashion-MNIST, the CIFAR-10 archive) against
@@ -913,65 +1386,33 @@ def load_dataset(
     ------
     ValueError
         For an unknown ``name``.
+    DatasetNotFoundError
+        When no location holds the files and they were not downloaded: the message
+        lists every location searched and every URL tried, says whether
+        ``$SPECTRAL_PHYSICS_DATA`` is set, and how to fix it.
     DatasetError
-        When ``root`` is not a directory, a file is corrupt, truncated, has a
-        wrong magic number or checksum, image and label counts differ, or the
-        files are nowhere to be found or downloaded (the message lists every
-        location searched and every URL tried).
+        When ``root`` is not a directory, a location holds an incomplete set, a file
+        is corrupt, truncated, has a wrong magic number or checksum, or image and
+        label counts differ.
     """
     name = _canonical_name(name)
     if name == "teacher-student":
         return teacher_student()
-    locations: list[tuple[str, Path]] = []
-    if root is not None:
-        root_path = Path(root).expanduser()
-        if not root_path.is_dir():
-            raise DatasetError(f"root={str(root)!r} is not a directory")
-        locations += [("root", root_path), ("root", root_path / name)]
-    locations += [(f"${ENV_DATA}", part / name) for part in config.get(ENV_DATA)]
-    locations += [("system", Path(base) / name) for base in SYSTEM_DATA_DIRS]
+    if root is not None and not Path(root).expanduser().is_dir():
+        raise DatasetError(f"root={str(root)!r} is not a directory")
+    looked: list[tuple[str, str, str]] = []
+    found = _locate(name, root, looked)
+    if found is not None:
+        return _load_cached(name, tuple(_stat_key(p) for p in found.files), bool(verify))
     cache = cache_dir(name)
-
-    looked: list[str] = []
-    for label, directory in locations:
-        if not directory.is_dir():
-            looked.append(f"{directory} ({label}): no such directory")
-            continue
-        files, missing, partial = _scan(name, directory)
-        if files is not None:
-            return _load_cached(name, tuple(_stat_key(p) for p in files), bool(verify))
-        if partial:
-            raise DatasetError(f"{directory}: incomplete {name} set, missing {', '.join(missing)}")
-        looked.append(f"{directory} ({label}): no {name} files")
-
-    if cache.is_dir():
-        files, missing, _ = _scan(name, cache)
-        if files is not None:
-            return _load_cached(name, tuple(_stat_key(p) for p in files), bool(verify))
-        looked.append(f"{cache} (cache): missing {', '.join(missing)}")
-    else:
-        looked.append(f"{cache} (cache): no such directory")
-
     tried: list[str] = []
     if download:
-        try:
-            _fetch_missing(name, cache, bool(progress), tried)
-        except DatasetError:
-            pass
-        else:
-            files, missing, _ = _scan(name, cache)
-            if files is not None:
-                return _load_cached(name, tuple(_stat_key(p) for p in files), bool(verify))
-            tried.append(f"after downloading, {cache} still lacks {', '.join(missing)}")
-    lines = [f"{name}: data files not found" + ("" if download else " (download=False)") + "."]
-    lines += ["Looked in:"] + [f"  - {s}" for s in looked]
-    if tried:
-        lines += ["Tried to download:"] + [f"  - {s}" for s in tried]
-    lines.append(
-        f"Pass root=, set ${ENV_DATA} to a directory holding '{name}/', or put the files "
-        f"in {cache}."
-    )
-    raise DatasetError("\n".join(lines))
+        files = _download_into(name, cache, progress, tried)
+        if files is not None:
+            return _load_cached(name, tuple(_stat_key(p) for p in files), bool(verify))
+    dirs = config.get(ENV_DATA)
+    raise DatasetNotFoundError(name, looked, tried, download=bool(download), cache=str(cache),
+                               env=os.pathsep.join(map(str, dirs)) if dirs else None)
 
 
 def teacher_student(

@@ -347,27 +347,46 @@ class SpectralLayer:
         return dyn if self.mask is None else dyn & self.mask
 
     # ------------------------------------------------------------------ passes
-    def forward(self, x):
+    def forward(self, x, shared: bool = False):
         """Pre-activations ``z = x @ (M * W).T + b``.
 
         Parameters
         ----------
         x : array, shape (..., batch, N_in)
+            With ``shared=True`` for an ensemble layer: one batch ``(batch, N_in)`` seen by
+            every member.
+        shared : bool
+            The members share the input ``x``. Their products ``x @ W_e^T`` are then one
+            product ``x @ [W_1; ...; W_E]^T`` of shape ``(batch, E * N_out)``, and
+            :meth:`backward` forms every ``delta_e^T x`` as one product too
+            (docs/design.md section 7.2). No effect on a single layer.
 
         Returns
         -------
         z : array, shape (..., batch, N_out)
+            ``(E, batch, N_out)`` for a shared input too.
         """
         xp = self.xp
         w_dense, phi = self._weight_parts()
         mask = self._current_mask(w_dense)
         self.last_mask = mask
         w = w_dense if mask is None else w_dense * mask
-        z = xp.matmul(x, xp.swapaxes(w, -1, -2))
+        shared = bool(shared) and self.ensemble_size is not None
+        if shared:
+            if x.ndim != 2:
+                raise ValueError(f"a shared input has shape (batch, {self.n_in}), got {tuple(x.shape)}")
+            e, n = self.ensemble_size, x.shape[0]
+            # rows e * N_out + i of the stacked weights are W_e[i]: one (batch, E * N_out) product
+            z = xp.matmul(x, w.reshape(e * self.n_out, self.n_in).T)
+            # (batch, E, N_out) -> (E, batch, N_out); contiguous: the later layers and the
+            # element-wise passes run faster on it than on the strided view
+            z = xp.ascontiguousarray(z.reshape(n, e, self.n_out).swapaxes(0, 1))
+        else:
+            z = xp.matmul(x, xp.swapaxes(w, -1, -2))
         if self.use_bias:
             z += self._arrays["bias"][..., None, :]
         # phi is reused by backward (for svd/qr it costs a product)
-        self._cache = {"x": x, "w": w, "mask": mask, "phi": phi}
+        self._cache = {"x": x, "w": w, "mask": mask, "phi": phi, "shared": shared}
         return z
 
     def backward(self, delta, input_grad: bool = True):
@@ -378,7 +397,8 @@ class SpectralLayer:
         delta : array, shape (..., batch, N_out)
             Gradient of the loss with respect to this layer's pre-activations.
         input_grad : bool
-            Whether to return ``dL/dx`` (not needed for the first layer).
+            Whether to return ``dL/dx`` (not needed for the first layer). After a shared
+            forward pass it is per member, ``(E, batch, N_in)``.
 
         Returns
         -------
@@ -388,7 +408,13 @@ class SpectralLayer:
         """
         xp = self.xp
         x, w, mask = self._cache["x"], self._cache["w"], self._cache["mask"]
-        g = xp.matmul(xp.swapaxes(delta, -1, -2), x)  # dL/d(M*W), (..., N_out, N_in)
+        if self._cache.get("shared"):
+            # every member's delta_e^T x as one (E * N_out, batch) @ (batch, N_in) product
+            e, n = self.ensemble_size, x.shape[0]
+            d = xp.ascontiguousarray(xp.swapaxes(delta, 0, 1)).reshape(n, e * self.n_out)
+            g = xp.matmul(d.T, x).reshape(e, self.n_out, self.n_in)
+        else:
+            g = xp.matmul(xp.swapaxes(delta, -1, -2), x)  # dL/d(M*W), (..., N_out, N_in)
         if mask is not None:
             g *= mask
         grads = self.grads_from_weight_grad(g, phi=self._cache["phi"])

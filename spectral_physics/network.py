@@ -13,6 +13,8 @@ Example
 An *ensemble* is one network object whose arrays carry a leading axis, one entry
 per seed: ``SpectralMLP(sizes, seed=[0, 1, 2])``. Inputs are then
 ``(E, batch, N_in)`` and every member equals the network built with its seed.
+Members may also share one batch ``(batch, N_in)`` (``shared=True``): the first layer's
+products of all members are then one larger product.
 """
 
 from __future__ import annotations
@@ -241,12 +243,19 @@ class SpectralMLP:
         return y.astype(np.int64, copy=False)
 
     # ------------------------------------------------------------------ passes
-    def forward_trace(self, x, check: bool = True):
+    def forward_trace(self, x, check: bool = True, shared: bool = False):
         """Forward pass keeping every pre-activation and activation.
 
         Parameters
         ----------
         x : array, shape (..., batch, N_0)
+        check : bool
+            Validate ``x``.
+        shared : bool
+            For an ensemble: ``x`` is one batch ``(batch, N_0)`` seen by every member, and
+            the first layer's products of all members are one product
+            (:meth:`SpectralLayer.forward`); the outputs carry the ensemble axis. No effect
+            on a single network.
 
         Returns
         -------
@@ -256,15 +265,20 @@ class SpectralMLP:
             ``acts[0] = x``; ``acts[l + 1] = sigma(zs[l])`` for hidden layers, and the last
             entry is the logits ``zs[-1]``.
         """
+        shared = bool(shared) and self.ensemble_size is not None
         if check:
-            x = self._check_x(x)
-        zs, acts = forward_pass(x, [layer.forward for layer in self.layers], self.act)
+            x = self._check_x(x, shared=shared)
+        maps = [layer.forward for layer in self.layers]
+        if shared:
+            first = self.layers[0]
+            maps[0] = lambda a: first.forward(a, shared=True)
+        zs, acts = forward_pass(x, maps, self.act)
         self._trace = (zs, acts)
         return zs, acts
 
-    def forward(self, x, check: bool = True):
-        """Logits, shape (..., batch, N_L)."""
-        return self.forward_trace(x, check)[1][-1]
+    def forward(self, x, check: bool = True, shared: bool = False):
+        """Logits, shape (..., batch, N_L); ``shared`` as in :meth:`forward_trace`."""
+        return self.forward_trace(x, check, shared)[1][-1]
 
     def backward(self, dlogits) -> list[dict[str, Any]]:
         """Backpropagate ``dL/dlogits`` (..., batch, N_L) through the last forward pass.
@@ -287,7 +301,7 @@ class SpectralMLP:
                 delta = dx
         return grads
 
-    def loss_and_grad(self, x, y, check: bool = True):
+    def loss_and_grad(self, x, y, check: bool = True, shared: bool = False):
         """Mean softmax cross-entropy and its exact gradient.
 
         Parameters
@@ -296,16 +310,23 @@ class SpectralMLP:
         y : int array, shape (..., batch)
         check : bool
             Validate shapes, labels and finiteness (training loops validate once up front).
+        shared : bool
+            For an ensemble: every member sees the one batch ``x`` (batch, N_0) with labels
+            ``y`` (batch,), and the first layer's products of all members are one product
+            (:meth:`forward_trace`). No effect on a single network.
 
         Returns
         -------
         loss : float, or array (E,) on the device for an ensemble
         grads : list of dict of str to array
         """
+        shared = bool(shared) and self.ensemble_size is not None
         if check:
-            x = self._check_x(x)
+            x = self._check_x(x, shared=shared)
             y = self._check_y(y, x)
-        logits = self.forward(x, check=False)
+        logits = self.forward(x, check=False, shared=shared)
+        if shared:
+            y = self.xp.broadcast_to(y, logits.shape[:-1])
         loss, dlogits = softmax_cross_entropy(logits, y)
         grads = self.backward(dlogits)
         return (float(loss) if loss.ndim == 0 else loss), grads

@@ -96,6 +96,10 @@ class OutputSignals:
     weights: list
     masks: list
 
+    def __repr__(self) -> str:
+        deltas = ", ".join("x".join(map(str, d.shape)) for d in self.deltas)
+        return f"OutputSignals({len(self.zs)} layers, deltas: [{deltas}])"
+
 
 def _check_single(net) -> None:
     if net.ensemble_size:

@@ -4,6 +4,7 @@ Hidden node ``i`` of hidden layer ``k`` (the output side of ``net.layers[k]``) o
 eigenvalue ``lam_out_i`` of that layer (Buffoni et al., Sci. Rep. 12, 11201 (2022)).
 Rankings (a low score is removed first):
 
+================= =====================================================================
 ``eigenvalue``    ``|lam_out_i|`` of the layer feeding the node (needs a preset that trains
                   eigenvalues; ``direct`` has ``lam_out = 0`` and is refused).
 ``eigenvalue-in`` ``|lam_in_i|`` of the next layer: the node's other eigenvalue, which scales
@@ -13,6 +14,7 @@ Rankings (a low score is removed first):
 ``outgoing``      ``sum_m |w_mi|`` of the next layer.
 ``activation``    mean ``|a_i|`` over a data batch.
 ``random``        seeded uniform scores.
+================= =====================================================================
 
 One global threshold across all hidden layers: the ``round(fraction * H)`` nodes with the
 smallest scores are removed (``H`` hidden nodes in total; ties broken by layer, then index).
@@ -385,7 +387,7 @@ def pruning_curve(nets, x, y, *, rankings=("eigenvalue", "connectivity", "random
         accuracy is that of the zeroed network (:func:`zero_nodes`: the output layer sees a
         constant), since no smaller network exists.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     rankings = parse_rankings(rankings)
     fr = _check_fractions(fractions)
@@ -396,7 +398,7 @@ def pruning_curve(nets, x, y, *, rankings=("eigenvalue", "connectivity", "random
     acc = np.full((fr.size, len(rankings), len(members)), np.nan)
     kept = np.zeros_like(acc)
     xr_ = x if x_rank is None else x_rank
-    bar = tqdm(total=len(members) * len(rankings), disable=not progress, leave=False, desc="pruning curve")
+    bar = progress_bar(total=len(members) * len(rankings), progress=progress, desc="pruning curve")
     for s, net in enumerate(members):
         for r, name in enumerate(rankings):
             scores = node_scores(net, name, x=xr_ if name == "activation" else None,
@@ -481,9 +483,8 @@ def pretraining_filter(data, sizes, *, activation="tanh", seeds=(0,), eigen_epoc
         where a layer would be emptied); ``accuracy_before_retraining`` (same dims);
         ``hidden_nodes_kept``.
     """
-    from tqdm.auto import tqdm
-
     from .network import SpectralMLP
+    from .progress import progress_bar
     from .train import fit
 
     rankings = parse_rankings(rankings)
@@ -493,7 +494,8 @@ def pretraining_filter(data, sizes, *, activation="tanh", seeds=(0,), eigen_epoc
     acc = np.full((fr.size, len(rankings), len(seeds)), np.nan)
     before = np.full_like(acc, np.nan)
     kept = np.zeros_like(acc)
-    bar = tqdm(total=len(seeds) * len(rankings) * fr.size, disable=not progress, desc="pre-training filter")
+    bar = progress_bar(total=len(seeds) * len(rankings) * fr.size, progress=progress, desc="pre-training filter",
+                       leave=True)
     for s, sd in enumerate(seeds):
         net = SpectralMLP(sizes, train="eigen", activation=activation, seed=sd, init=init)
         fit(net, data, epochs=eigen_epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, l1=pen,

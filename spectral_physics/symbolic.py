@@ -1,5 +1,10 @@
 """Symbolic transfer operators (SymPy): the formulas behind spectral layers.
 
+One idea: the transfer operator as SymPy matrices (one layer, :class:`TransferOperator`,
+and the whole network, :class:`NetworkOperator`), with the identities it satisfies, its
+derivatives and its conversion to and from numbers; long because every preset and every
+identity is spelled out symbolically.
+
 A spectral layer ``N_in -> N_out`` is the lower-left block of the transfer
 operator over all ``N_in + N_out`` nodes (docs/design.md section 1.2)::
 
@@ -36,20 +41,20 @@ W = \\left[\\begin{matrix}\\phi_{11} \\left(\\lambda^{\\mathrm{in}}_{1} - ...
 Presets fix what is a symbol and what trains (``trainable_symbols``) or stays
 frozen (``frozen_symbols``):
 
-==========  ===============================  ==============================
-preset      trainable symbols                frozen symbols
-==========  ===============================  ==============================
-direct      ``w_ij`` (``phi = W``,           -
+==========  =================================  ==============================
+preset      trainable symbols                  frozen symbols
+==========  =================================  ==============================
+direct      ``w_ij`` (``phi = W``,             -
             ``lam_in = 1``, ``lam_out = 0``)
-eigen-out   ``lambda^out_i``                 ``phi_ij``, ``lambda^in_j``
+eigen-out   ``lambda^out_i``                   ``phi_ij``, ``lambda^in_j``
 eigen       ``lambda^in_j``, ``lambda^out_i``  ``phi_ij``
-spectral    ``phi_ij``, both lambdas         -
-svd         ``s_k``, both lambdas;           ``u_ik``, ``v_kj``
+spectral    ``phi_ij``, both lambdas           -
+svd         ``s_k``, both lambdas;             ``u_ik``, ``v_kj``
             ``phi = U diag(s) V``
-qr          ``r_ab`` (``a <= b``), lambdas;  ``q_..``
+qr          ``r_ab`` (``a <= b``), lambdas;    ``q_..``
             ``phi = R Q`` (``Q R`` if
             ``N_out > N_in``)
-==========  ===============================  ==============================
+==========  =================================  ==============================
 
 Biases ``b_i`` train in every preset unless ``bias=False``; they never enter
 the operator. Frozen quantities stay *symbols* (marked frozen) so the

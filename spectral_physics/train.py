@@ -79,7 +79,7 @@ class DivergenceError(FloatingPointError):
         self.reason = reason
 
 
-def cross_entropy_loss_and_grad(net: SpectralMLP, x, y):
+def cross_entropy_loss_and_grad(net: SpectralMLP, x, y, shared: bool = False):
     """The default objective of :func:`fit`: mean softmax cross-entropy through ``net.backward``.
 
     The same arithmetic as :meth:`SpectralMLP.loss_and_grad`, without its checks (``fit``
@@ -91,6 +91,10 @@ def cross_entropy_loss_and_grad(net: SpectralMLP, x, y):
     x : array, shape (..., batch, N_0)
         On the network's device, in its dtype.
     y : int array, shape (..., batch)
+    shared : bool
+        For an ensemble: one batch ``x`` (batch, N_0), ``y`` (batch,) for every member, the
+        first layer's products as one product (:meth:`SpectralMLP.forward_trace`); what
+        ``fit(..., shared_order=True)`` passes.
 
     Returns
     -------
@@ -103,7 +107,10 @@ def cross_entropy_loss_and_grad(net: SpectralMLP, x, y):
     """
     if y is None:
         raise ValueError("the cross-entropy objective needs labels; label-free data needs its own loss_and_grad")
-    logits = net.forward(x, check=False)
+    shared = bool(shared) and net.ensemble_size is not None
+    logits = net.forward(x, check=False, shared=shared)
+    if shared:
+        y = net.xp.broadcast_to(y, logits.shape[:-1])
     loss, dlogits = softmax_cross_entropy(logits, y)
     return loss, net.backward(dlogits), logits
 
@@ -139,6 +146,24 @@ class History:
     records: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     best_epoch: int | None = None
+
+    def __repr__(self) -> str:
+        # a summary: every record of a long (ensemble) run would print thousands of characters
+        if not self.records:
+            return "History(0 epochs)"
+
+        def short(v: Any) -> str:
+            if isinstance(v, (list, tuple)):
+                vals = [float(x) for x in v if x is not None]
+                return f"mean {sum(vals) / len(vals):.4g} over {len(v)}" if vals else "None"
+            return "None" if v is None else f"{float(v):.4g}"
+
+        last = self.records[-1]
+        parts = [f"{k}={short(last[k])}" for k in ("loss", "test_accuracy") if last.get(k) is not None]
+        text = f"History({len(self.records)} epochs, last: {', '.join(parts) or '-'}"
+        if self.stopped_early:
+            text += f", stopped early (best epoch {self.best_epoch})"
+        return text + ")"
 
     def as_dict(self) -> dict[str, list]:
         """Column view: metric name -> list over epochs."""
@@ -204,6 +229,7 @@ def fit(
     max_steps: int | None = None,
     drop_last: bool = False,
     max_loss: float = DEFAULT_MAX_LOSS,
+    shared_order: bool = False,
 ) -> History:
     """Train ``net`` in place by minibatch gradient descent on an objective.
 
@@ -234,8 +260,9 @@ def fit(
         so an ensemble member sees the same order as the network built and trained alone.
         A host ``numpy.random.Generator`` is used as it is: it draws the validation split
         (if any) and then one permutation per epoch, advancing its state.
-    progress : bool
-        Show a tqdm progress bar over steps.
+    progress : bool or str
+        Progress over steps: a tqdm bar on a terminal, a line per 10 % in a log, nothing
+        with ``False`` (see :mod:`spectral_physics.progress`).
     callbacks : sequence of Callback
         Called in order; ``on_step_end`` after each update and its divergence check.
     l1, l2 : dict of str to float, optional
@@ -256,6 +283,15 @@ def fit(
         Explosion bound: a step whose loss exceeds it (default :data:`DEFAULT_MAX_LOSS`,
         ``1e6``; ``inf`` disables the bound) diverges, as does a non-finite loss or
         parameter after any update, the last one included.
+    shared_order : bool
+        Every ensemble member sees the same data order (the seeds then vary the
+        initialisation only): ``seed`` is one data-order seed (an int or a Generator;
+        default the first member's seed), and member ``e`` equals the network built with
+        seed ``net.seed[e]`` and trained alone with ``fit(..., seed=seed)`` (to rounding:
+        the first layer's products of all members are one larger product, see
+        :meth:`SpectralLayer.forward`). The objective then receives the batch without an
+        ensemble axis, ``x`` (batch, N_0) and ``y`` (batch,). Default off: each member
+        has its own order. No effect on a single network.
 
     Returns
     -------
@@ -289,9 +325,15 @@ def fit(
         opt = optimizer
     else:
         opt = make_optimizer(optimizer, lr, l1=l1, l2=l2)
-    step_fn = cross_entropy_loss_and_grad if loss_and_grad is None else loss_and_grad
     xp = net.xp
     ens = net.ensemble_size
+    if loss_and_grad is not None:
+        step_fn = loss_and_grad
+    elif shared_order and ens:
+        def step_fn(net, x, y):
+            return cross_entropy_loss_and_grad(net, x, y, shared=True)
+    else:
+        step_fn = cross_entropy_loss_and_grad
     x_all, y_all, x_test, y_test = _as_arrays(data)
     x_all = net._check_x(x_all, "x_train", shared=True)  # members share the data, not the order
     labelled = y_all is not None
@@ -303,10 +345,16 @@ def fit(
         raise ValueError("patience needs labels (early stopping uses validation accuracy)")
     n = x_all.shape[0]
 
+    shared = bool(shared_order) and ens is not None
     seeds = net.seed if seed is None else seed
     many = isinstance(seeds, (list, tuple, np.ndarray))
+    if shared and many:
+        if seed is not None:
+            raise ValueError(f"shared_order=True takes one data-order seed (an int or a Generator), got {seed!r}")
+        seeds = seeds[0]  # default: the first member's seed
+        many = False
     seeds_list = list(seeds) if many else [seeds]
-    if ens and len(seeds_list) != ens:
+    if ens and not shared and len(seeds_list) != ens:
         raise ValueError(f"seed must give one data-order seed per member ({ens}), got {seeds!r}")
     first = seeds_list[0]
     if val_fraction > 0:
@@ -353,7 +401,7 @@ def fit(
             if done >= total:
                 break
             perms = np.stack([tr_idx[r.permutation(n_tr)] for r in rngs])  # (members, n_tr)
-            order = to_device(perms if ens else perms[0], net.device)
+            order = to_device(perms if ens and not shared else perms[0], net.device)  # shared: (n_tr,)
             n_steps = min(steps, total - done)
             losses = xp.zeros((n_steps, ens) if ens else n_steps, dtype=np.float64)
             healthy = None if on_host else xp.ones((n_steps, ens) if ens else n_steps, dtype=bool)
@@ -470,7 +518,7 @@ def _out(v):
     return float(v) if v.ndim == 0 else [float(a) for a in v]
 
 
-def _progress(enabled: bool, total: int):
-    from tqdm.auto import tqdm
+def _progress(enabled: bool | str, total: int):
+    from .progress import progress_bar
 
-    return tqdm(total=total, disable=not enabled, unit="step", leave=False, dynamic_ncols=True)
+    return progress_bar(total=total, desc="training", unit="step", progress=enabled)

@@ -1,8 +1,12 @@
 """Shared fixtures.
 
-Data-dependent tests ask for the ``data_root`` fixture. Where the MNIST files
-are missing they skip, unless ``SPECTRAL_PHYSICS_REQUIRE_DATA=1`` (set by
-``.ci/run``), in which case they fail: CI must never pass by skipping.
+Data-dependent tests ask for the ``data_root`` fixture: the folder holding ``mnist/``
+that ``load_dataset`` itself would read, found by the library's one search order
+(``spectral_physics.datasets.find_dataset``: ``$SPECTRAL_PHYSICS_DATA``, then
+``../shared/data`` beside the current directory and beside the checkout, the system
+and cache folders). Where the MNIST files are missing they skip, unless
+``SPECTRAL_PHYSICS_REQUIRE_DATA=1`` (set by ``.ci/run``), in which case they fail: CI
+must never pass by skipping.
 """
 
 from __future__ import annotations
@@ -15,30 +19,28 @@ import pytest
 from spectral_physics import config
 
 
-def _has_mnist(root: Path) -> bool:
-    return (root / "mnist" / "train-images-idx3-ubyte.gz").exists()
+def _data_dir() -> tuple[Path | None, str]:
+    """The folder holding ``mnist/`` on the library's search path, or None and why not."""
+    from spectral_physics.datasets import DatasetError, find_dataset, search_path
 
-
-def _data_dir() -> Path | None:
-    dirs = config.get("SPECTRAL_PHYSICS_DATA")
-    if dirs:
-        # several directories may be joined with os.pathsep, as load_dataset searches them
-        return next((d for d in dirs if _has_mnist(d)), dirs[0])
-    here = Path(__file__).resolve().parents[1]
-    guess = here.parent / "shared" / "data"
-    return guess if guess.is_dir() else None
+    try:
+        found = find_dataset("mnist")
+    except DatasetError as exc:
+        return None, str(exc)
+    if found is None or found.location.source == "root":
+        places = ", ".join(str(loc.path) for loc in search_path())
+        return None, f"MNIST files not found in {places}"
+    return found.directory.parent, ""
 
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """Directory holding ``mnist/`` and ``fashion-mnist/`` IDX files."""
-    root = _data_dir()
-    ok = root is not None and _has_mnist(root)
-    if not ok:
-        msg = f"MNIST files not found (SPECTRAL_PHYSICS_DATA={root})"
+    root, why = _data_dir()
+    if root is None:
         if config.get("SPECTRAL_PHYSICS_REQUIRE_DATA"):
-            pytest.fail(msg + " and SPECTRAL_PHYSICS_REQUIRE_DATA=1")
-        pytest.skip(msg)
+            pytest.fail(why + " and SPECTRAL_PHYSICS_REQUIRE_DATA=1")
+        pytest.skip(why)
     return root
 
 

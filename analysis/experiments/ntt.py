@@ -9,7 +9,7 @@ batch 64) under the fixed mask:
 - ``ntt``: Neural Tangent Transfer from that network as teacher (``ntt-global``: one
   magnitude threshold over all layers);
 - ``random``, ``scaled-random`` (kept weights times 1/sqrt(density)), ``magnitude``
-  (layer-wise largest |W| at init; ``global-magnitude``: one threshold), ``snip``
+  (layer-wise largest ``|W|`` at init; ``global-magnitude``: one threshold), ``snip``
   (labelled batch), ``logit-snip`` (label-free), with global scores, and ``snip-layer``,
   ``logit-snip-layer`` with layer-wise scores;
 - ``dense``: the unpruned network (one run, reported at every density).

@@ -52,10 +52,15 @@ def register(sub) -> None:
     from spectral_physics.pruning import RANKINGS
 
     p = sub.add_parser("prune", help="node-pruning curve of a trained network",
-                       description=__doc__.splitlines()[0].strip("`: ") + ".")
-    p.add_argument("model", help="network file (.npz) written by `spectral-physics train --out`")
+                       description="Accuracy versus fraction of hidden nodes removed, for a trained network.")
+    p.add_argument("model", help="network file (.npz) written by `spectral-physics train --out`, or a PyTorch (.pt), "
+                   ".safetensors, Keras (.keras, .h5) or .onnx file of dense layers")
+    p.add_argument("--activation", default=None, choices=["elu", "identity", "relu", "tanh"],
+                   help="hidden activation of an imported state dict whose file does not state it")
     p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, cifar10 or teacher-student")
-    p.add_argument("--data-root", default=None, help="directory with the data files (default: search path)")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding the data sets, searched first (default: the search order of "
+                        "'spectral-physics data where')")
     p.add_argument("--ranking", default="eigenvalue,connectivity,random",
                    help=f"comma-separated node rankings among {', '.join(RANKINGS)}")
     p.add_argument("--fractions", type=_fractions, default="step=0.05",
@@ -64,23 +69,31 @@ def register(sub) -> None:
     p.add_argument("--rank-samples", type=int, default=10000,
                    help="training examples used by the activation ranking (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random ranking")
-    p.add_argument("--out", required=True, help="netCDF file for the curve")
+    p.add_argument("--out", required=True, help="netCDF file for the curve (.nc)")
     p.add_argument("--save-pruned", default=None, metavar="PATH",
-                   help="also save the network pruned at --prune-fraction by the first ranking")
-    p.add_argument("--prune-fraction", type=float, default=0.5)
+                   help="also save the network pruned at --prune-fraction by the first ranking (.npz)")
+    p.add_argument("--prune-fraction", type=float, default=0.5,
+                   help="fraction of hidden nodes removed from the network of --save-pruned")
     p.add_argument("--json", action="store_true", help="print the curve as one JSON object")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress report")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     import numpy as np
 
-    from spectral_physics.io import load_network, save_network
+    from spectral_physics.interop import load_any
+    from spectral_physics.io import save_network
     from spectral_physics.pruning import parse_rankings, prune_nodes, pruning_curve
 
+    from . import check_output_file
+
     rankings = parse_rankings(args.ranking)
-    net = load_network(args.model)
+    check_output_file(args.out, "--out", (".nc",))
+    check_output_file(args.save_pruned, "--save-pruned", (".npz",))
+    if not 0 <= args.prune_fraction < 1:
+        raise CLIError(f"--prune-fraction must lie in [0, 1), got {args.prune_fraction}")
+    net = load_any(args.model, activation=args.activation)  # .npz or an imported format
     if args.dataset == "teacher-student":
         from spectral_physics.datasets import teacher_student
 
@@ -99,7 +112,7 @@ def run(args) -> int:
         x, y = x[: args.n_test], y[: args.n_test]
     ds = pruning_curve(net, x, y, rankings=rankings, fractions=args.fractions,
                        x_rank=data.x_train[: args.rank_samples], seed=args.seed,
-                       progress=not args.no_progress and sys.stderr.isatty(),
+                       progress=not args.no_progress,
                        attrs={"dataset": data.name, "model": str(args.model)})
     from spectral_physics.analysis._xr import write_netcdf
 

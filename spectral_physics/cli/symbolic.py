@@ -66,7 +66,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "symbolic",
         help="print symbolic transfer operators (SymPy)",
-        description=__doc__.splitlines()[0].strip("`: ") + ".",
+        description="Print s" + __doc__.splitlines()[0].split(": print s", 1)[1],
     )
     what = p.add_mutually_exclusive_group()
     what.add_argument(

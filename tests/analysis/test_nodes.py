@@ -156,7 +156,7 @@ def test_cli_nodes(data_root, tmp_path, capsys):
     model = tmp_path / "m.npz"
     save_network(SpectralMLP([784, 16, 10], train="eigen", init="paper", seed=0), model)
     out = tmp_path / "nodes.nc"
-    rc = main(["nodes", str(model), "--data", "mnist", "--data-root", str(data_root), "--n-eval", "200",
+    rc = main(["nodes", str(model), "--dataset", "mnist", "--data-root", str(data_root), "--n-eval", "200",
                "--no-pruning", "--out", str(out)])
     assert rc == 0
     text = capsys.readouterr().out

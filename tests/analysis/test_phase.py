@@ -270,7 +270,7 @@ def test_example_spec_parses_and_expands():
     pts = spec.points()
     assert [p.coords for p in pts][:2] == [{"train": "direct", "hidden": 32}, {"train": "direct", "hidden": 64}]
     assert pts[3].params["train"] == "eigen" and pts[3].params["hidden"] == [64]
-    assert pts[0].params["lr"] == 0.001 and pts[0].params["subset"] == 2000
+    assert pts[0].params["lr"] == 0.02 and pts[0].params["subset"] == 2000  # eigen leaves chance level at 0.02
     deep = SweepSpec.from_dict(small_spec(axes={"hidden": [[8, 8], [16]]}))
     assert deep.coords()["hidden"] == ["8-8", "16"] and deep.points()[1].params["hidden"] == [16]
     assert SweepSpec.from_dict(small_spec(seeds=3)).seeds == [0, 1, 2]

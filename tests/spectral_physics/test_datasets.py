@@ -151,6 +151,10 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("SPECTRAL_PHYSICS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(ds, "SYSTEM_DATA_DIRS", (str(tmp_path / "system"),))
+    # ../shared/data beside the current directory is tmp_path/shared/data; no checkout
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setattr(ds, "checkout_dir", lambda: None)
     monkeypatch.setattr(ds, "MIRRORS", {name: [] for name in ds.MIRRORS})
     monkeypatch.setattr(ds, "DOWNLOAD_TIMEOUT", 10.0)
     return tmp_path
@@ -406,28 +410,62 @@ def test_read_idx_rejects_empty_and_short_headers(tmp_path):
 # ----------------------------------------------------------------------------- look-up order
 
 
-def test_lookup_order_root_env_system_cache(isolated, monkeypatch):
+def test_lookup_order_root_env_shared_system_cache(isolated, monkeypatch):
     # a distinct training-set size marks each location
-    write_fake_mnist(isolated / "root" / "mnist", n_train=7)
-    write_fake_mnist(isolated / "env" / "mnist", n_train=6)
+    write_fake_mnist(isolated / "root" / "mnist", n_train=9)
+    write_fake_mnist(isolated / "env" / "mnist", n_train=8)
+    write_fake_mnist(isolated / "shared" / "data" / "mnist", n_train=7)  # ../shared/data of the cwd
+    write_fake_mnist(isolated / "co" / "shared" / "data" / "mnist", n_train=6)  # ../shared/data of the checkout
     write_fake_mnist(isolated / "system" / "mnist", n_train=5)
     write_fake_mnist(isolated / "cache" / "mnist", n_train=4)
     monkeypatch.setenv("SPECTRAL_PHYSICS_DATA", str(isolated / "env"))
+    monkeypatch.setattr(ds, "checkout_dir", lambda: isolated / "co" / "main")
 
     def n_train(**kw):
-        return load_dataset("mnist", download=False, verify=False, **kw).n_train
+        found = ds.find_dataset("mnist", **kw)
+        n = load_dataset("mnist", download=False, verify=False, **kw).n_train
+        assert found is not None and len(found.files) == 4
+        return n, found.location.source
 
-    assert n_train(root=isolated / "root") == 7
-    assert n_train(root=isolated / "root" / "mnist") == 7  # files directly in root
-    assert n_train(root=isolated / "cache") == 4  # a root holding mnist/
-    assert n_train() == 6
+    assert [loc.source for loc in ds.search_path(isolated / "root")] == [
+        "root", "env", "cwd", "checkout", "system", "cache"]
+    assert n_train(root=isolated / "root") == (9, "root")
+    assert n_train(root=isolated / "root" / "mnist") == (9, "root")  # files directly in root
+    assert n_train(root=isolated / "cache") == (4, "root")  # a root holding mnist/
+    assert n_train() == (8, "env")
     monkeypatch.delenv("SPECTRAL_PHYSICS_DATA")
-    assert n_train() == 5
+    assert n_train() == (7, "cwd")
+    shutil.rmtree(isolated / "shared")
+    assert n_train() == (6, "checkout")
+    monkeypatch.setattr(ds, "checkout_dir", lambda: None)
+    assert n_train() == (5, "system")
     monkeypatch.setattr(ds, "SYSTEM_DATA_DIRS", ())
-    assert n_train() == 4
+    assert n_train() == (4, "cache")
     # an explicit root without the files falls through to the later locations
     (isolated / "elsewhere").mkdir()
-    assert n_train(root=isolated / "elsewhere") == 4
+    assert n_train(root=isolated / "elsewhere") == (4, "cache")
+
+
+def test_shared_data_is_found_relative_to_the_current_directory(isolated, monkeypatch):
+    """The project's layout: a checkout with ../shared/data beside it, no variable set."""
+    write_fake_mnist(isolated / "shared" / "data" / "mnist", n_train=3)
+    assert load_dataset("mnist", download=False, verify=False).n_train == 3
+    monkeypatch.chdir(isolated)  # elsewhere the same folder is not found
+    assert ds.find_dataset("mnist") is None
+
+
+def test_checkout_dir_is_this_repository():
+    top = Path(__file__).resolve().parents[2]
+    assert ds.checkout_dir() == top
+    assert any(loc.source == "checkout" and loc.path == top.parent / "shared" / "data"
+               for loc in ds.search_path())
+
+
+def test_a_folder_met_twice_is_searched_once(isolated, monkeypatch):
+    monkeypatch.setenv("SPECTRAL_PHYSICS_DATA", str(isolated / "shared" / "data"))
+    with pytest.raises(DatasetError) as err:
+        load_dataset("mnist", download=False)
+    assert str(err.value).count(str(isolated / "shared" / "data" / "mnist")) == 1
 
 
 def test_env_data_accepts_several_directories(isolated, monkeypatch):
@@ -458,12 +496,51 @@ def test_cache_dir_follows_environment(isolated, monkeypatch):
 
 def test_missing_everywhere_lists_the_locations(isolated, monkeypatch):
     monkeypatch.setenv("SPECTRAL_PHYSICS_DATA", str(isolated / "env"))
-    with pytest.raises(DatasetError) as err:
+    with pytest.raises(ds.DatasetNotFoundError) as err:
         load_dataset("fashion-mnist", download=False)
     text = str(err.value)
-    for where in ("env", "system", "cache"):
+    for where in ("env", "shared/data", "system", "cache"):
         assert str(isolated / where / "fashion-mnist") in text
-    assert "download=False" in text
+    assert "download=False" in text and "root=" in text and "--data-root" not in text
+    assert f"SPECTRAL_PHYSICS_DATA is set to '{isolated / 'env'}'" in text
+    cli = err.value.for_cli()
+    assert "\n" not in cli and "--data-root" in cli and "root=" not in cli
+    assert "spectral-physics data download fashion-mnist" in cli
+    monkeypatch.delenv("SPECTRAL_PHYSICS_DATA")
+    with pytest.raises(ds.DatasetNotFoundError, match="SPECTRAL_PHYSICS_DATA is not set"):
+        load_dataset("fashion-mnist", download=False)
+
+
+def test_not_found_error_survives_pickling(isolated):
+    import pickle
+
+    with pytest.raises(ds.DatasetNotFoundError) as err:
+        load_dataset("mnist", download=False)
+    again = pickle.loads(pickle.dumps(err.value))
+    assert str(again) == str(err.value) and again.for_cli() == err.value.for_cli()
+
+
+def test_offline_machine_fails_fast_and_leaves_no_cache_folder(isolated, monkeypatch):
+    """A resolver that never answers costs OFFLINE_CHECK_TIMEOUT once, not a timeout per file."""
+    import time
+
+    real = socket.create_connection
+
+    def stalled(address, *args, **kwargs):
+        if address[0] == "mirror.example":
+            time.sleep(30)
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", stalled)
+    monkeypatch.setattr(ds, "OFFLINE_CHECK_TIMEOUT", 0.5)
+    monkeypatch.setattr(ds, "DOWNLOAD_TIMEOUT", 60.0)
+    monkeypatch.setitem(ds.MIRRORS, "mnist", ["https://mirror.example/a/", "http://mirror.example/b/"])
+    t0 = time.monotonic()
+    with pytest.raises(ds.DatasetNotFoundError, match="offline") as err:
+        load_dataset("mnist")
+    assert time.monotonic() - t0 < 3
+    assert "no answer from mirror.example:443 within 0.5 s" in str(err.value)
+    assert not (isolated / "cache").exists()  # no empty cache folder left behind
 
 
 def test_partial_set_is_an_error_naming_the_missing_files(isolated):
@@ -619,7 +696,7 @@ def mirror_tree(data_root, tmp_path_factory):
 
 def test_download_lands_verified_in_cache(isolated, monkeypatch, mirror_tree, capsys):
     monkeypatch.setenv("SPECTRAL_PHYSICS_MIRROR", f"{mirror_tree}/good")
-    d = load_dataset("mnist", progress=True)
+    d = load_dataset("mnist", progress="bar")  # a bar even though stderr is not a terminal here
     assert np.bincount(d.y_train).tolist() == MNIST_TRAIN_COUNTS
     cache = isolated / "cache" / "mnist"
     assert leftovers(cache) == sorted(f"{n}.gz" for n in IDX_NAMES)
@@ -750,6 +827,7 @@ _FALLBACK_SCRIPT = textwrap.dedent("""
     import numpy as np
     import spectral_physics.datasets as ds
     ds.SYSTEM_DATA_DIRS = ()
+    ds.checkout_dir = lambda: None  # only the cache (and ../shared/data of the cwd, tmp_path: none)
     d = ds.load_dataset("mnist")
     print(np.bincount(d.y_train).tolist())
 """)
@@ -777,7 +855,96 @@ def test_gzip_bomb_on_a_mirror_falls_back_to_the_next(isolated, data_root, tmp_p
         env.update(SPECTRAL_PHYSICS_CACHE=str(cache), SPECTRAL_PHYSICS_MIRROR=f"{url}/bomb {url}/good",
                    OPENBLAS_NUM_THREADS="1", no_proxy="127.0.0.1", NO_PROXY="127.0.0.1")
         res = subprocess.run([sys.executable, "-c", _FALLBACK_SCRIPT], env=env, capture_output=True,
-                             text=True, timeout=300, preexec_fn=_limit_memory(1 << 30))
+                             text=True, timeout=300, preexec_fn=_limit_memory(1 << 30), cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == str(MNIST_TRAIN_COUNTS)
     assert leftovers(cache / "mnist") == sorted(f"{n}.gz" for n in IDX_NAMES)
+
+
+# ----------------------------------------------------------------------------- spectral-physics data
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from spectral_physics.cli import main
+
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse errors
+        rc = exc.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_data_where_shows_the_order_and_what_each_place_holds(isolated, monkeypatch, data_root, capsys):
+    (isolated / "shared").mkdir()
+    (isolated / "shared" / "data").symlink_to(data_root, target_is_directory=True)  # the project's layout
+    write_fake_mnist(isolated / "system" / "mnist")  # wrong checksums
+    rc, out, _ = _cli(capsys, "data", "where", "mnist", "cifar10")
+    assert rc == 0
+    lines = out.splitlines()
+    order = [ln.split(":")[0] for ln in lines if ln[:1].isdigit()]
+    assert order == ["1. --data-root", "2. $SPECTRAL_PHYSICS_DATA", "3. ../shared/data beside the current directory",
+                     "4. system", "5. cache"]
+    assert "2. $SPECTRAL_PHYSICS_DATA: not set" in lines
+    assert any("mnist" in ln and "complete, checksums match" in ln for ln in lines)
+    assert any("mnist" in ln and "BAD" in ln and "SHA-256" in ln for ln in lines)
+    assert f"mnist: read from {isolated / 'shared' / 'data' / 'mnist'}" in lines
+    assert any(ln.startswith("cifar10: not found") and "data download cifar10" in ln for ln in lines)
+    rc, out, _ = _cli(capsys, "data", "where", "--no-verify", "--data-root", isolated / "system")
+    assert rc == 0 and "1. --data-root: " + str(isolated / "system") in out and "checksums not checked" in out
+
+
+def test_data_verify_status(isolated, data_root, capsys):
+    rc, out, _ = _cli(capsys, "data", "verify", "--data-root", data_root)
+    assert rc == 0 and "mnist: " in out and "checksums match" in out and "fashion-mnist" in out
+    write_fake_mnist(isolated / "bad" / "mnist")
+    rc, out, _ = _cli(capsys, "data", "verify", "mnist", "--data-root", isolated / "bad")
+    assert rc == 1 and "BAD" in out and "train-images-idx3-ubyte" in out
+    rc, out, _ = _cli(capsys, "data", "verify", "fashion-mnist")  # nowhere: named, so a failure
+    assert rc == 1 and "not found" in out
+    rc, _, err = _cli(capsys, "data", "verify")  # nothing anywhere
+    assert rc == 2 and "no data set found" in err
+
+
+def test_data_download_from_a_local_mirror(isolated, mirror_tree, capsys):
+    rc, out, err = _cli(capsys, "data", "download", "mnist", "--mirror", f"{mirror_tree}/good", "--no-progress")
+    assert rc == 0, err
+    cache = isolated / "cache" / "mnist"
+    assert f"mnist: downloaded and verified in {cache}" in out
+    assert leftovers(cache) == sorted(f"{n}.gz" for n in IDX_NAMES)
+    rc, out, _ = _cli(capsys, "data", "download", "mnist", "--mirror", "http://127.0.0.1:9/")
+    assert rc == 0 and "already at" in out  # found: nothing to fetch
+    to = isolated / "shared-data"
+    rc, out, err = _cli(capsys, "data", "download", "mnist", "--to", to, "--force", "--mirror",
+                        f"{mirror_tree}/good", "--no-progress")
+    assert rc == 0, err
+    assert leftovers(to / "mnist") == sorted(f"{n}.gz" for n in IDX_NAMES)
+
+
+def test_data_download_offline_is_one_quick_line(isolated, capsys):
+    import time
+
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    rc, _, err = _cli(capsys, "data", "download", "fashion-mnist", "--mirror", f"http://127.0.0.1:{port}/")
+    assert time.monotonic() - t0 < 5
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "cannot connect" in err, err
+    assert not (isolated / "cache").exists()
+
+
+def test_a_command_missing_its_data_speaks_command_line(isolated, monkeypatch, capsys):
+    rc, _, err = _cli(capsys, "train", "--dataset", "fashion-mnist", "--epochs", "1")
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1, err
+    line = lines[0]
+    assert line.startswith("spectral-physics train: error: fashion-mnist: data files not found")
+    for needle in ("--data-root DIR", "SPECTRAL_PHYSICS_DATA is not set",
+                   "spectral-physics data download fashion-mnist",
+                   str(isolated / "shared" / "data" / "fashion-mnist"), "spectral-physics data where"):
+        assert needle in line, needle
+    assert "root=" not in line
+    monkeypatch.setenv("SPECTRAL_PHYSICS_DATA", str(isolated / "env"))
+    rc, _, err = _cli(capsys, "train", "--dataset", "fashion-mnist", "--epochs", "1")
+    assert f"SPECTRAL_PHYSICS_DATA is set to '{isolated / 'env'}'" in err

@@ -1,0 +1,142 @@
+"""``reproduce --estimate``: predicted wall time per step from a short calibration.
+
+The known answer: with the unit costs fixed (an earlier estimate's ``calibration``), the
+predicted training time is the calibrated step time times the schedule's step count, so
+it scales exactly linearly with the epochs, and every step's total is affine in them.
+"""
+
+import copy
+import json
+import math
+
+import pytest
+from spectral_physics.analysis.reproduce import estimate, plan
+
+#: every data step, tiny (MNIST shapes from the table: no data needed, none trained)
+TINY = {
+    "presets_sweep": {
+        "name": "tiny", "dataset": "mnist", "subset": 400, "n_test": 100, "epochs": 1, "seeds": [0, 1],
+        "axes": {"train": ["direct", "eigen"], "hidden": [8, 16]},
+        "fixed": {"activation": "relu", "lr": 0.01, "batch_size": 200},
+    },
+    "pruning": {
+        "datasets": ["mnist"], "subset": 300, "n_test": 100, "hidden": 8, "activation": "tanh", "init": "paper",
+        "seeds": [0, 1], "epochs": 1, "lr": 1e-2, "fraction_step": 0.5,
+        "filter": {"seeds": [0], "eigen_epochs": 1, "full_epochs": 1, "lr": 1e-2, "fractions": [0.0, 0.5],
+                   "rankings": ["eigenvalue"]},
+    },
+    "sparse": {"sizes": [784, 8, 8, 10], "densities": [1.0, 0.5], "trains": ["direct", "spectral"],
+               "modes": ["dynamic-percentile"], "seeds": [0, 1], "epochs": 1, "n_train": 300, "activation": "tanh"},
+    "ntt": {"datasets": ["mnist"], "n_train": 300, "n_test": 100, "ntt_steps": 5, "epochs": 1, "seeds": [0],
+            "sizes": [784, 8, 6, 10], "densities": [0.5], "wirings": ["ntt", "random", "dense"]},
+    "eigen_net": {"dataset": "mnist", "subset": 300, "n_test": 100, "sizes_hidden": [8], "train": "eigen",
+                  "activation": "tanh", "init": "paper", "seeds": [0, 1], "epochs": 1, "lr": 1e-2},
+    "analysis_samples": 50,
+    "transfer": {"sizes": [3, 3, 2], "epochs": 1},
+}
+
+#: epochs of each step's training, for the scaling test
+_EPOCH_KEYS = [("presets_sweep", "epochs"), ("pruning", "epochs"), ("sparse", "epochs"), ("ntt", "epochs"),
+               ("eigen_net", "epochs"), ("transfer", "epochs")]
+
+
+def _scaled(k: int) -> dict:
+    s = copy.deepcopy(TINY)
+    for step, key in _EPOCH_KEYS:
+        s[step][key] *= k
+    s["pruning"]["filter"]["eigen_epochs"] *= k
+    s["pruning"]["filter"]["full_epochs"] *= k
+    return s
+
+
+def _key(**desc) -> str:
+    return json.dumps(desc, sort_keys=True)
+
+
+#: unit costs given rather than measured (the CLI test below measures them): figures, data loading
+GIVEN = {_key(what="figure", first=True): 1.5, _key(what="figure", first=False): 0.5,
+         _key(what="data load", name="mnist"): 0.8}
+
+
+@pytest.fixture(scope="module")
+def first():
+    return estimate(schedule=TINY, workers=1, warm_steps=1, steps=2, calibration=GIVEN)
+
+
+def test_every_step_is_predicted_with_its_runs(first):
+    names = [s.name for s in plan()]
+    assert [r["name"] for r in first["steps"]] == names
+    runs = {r["name"]: r["runs"] for r in first["steps"]}
+    assert runs["presets_sweep"] == 4 * 2  # points x seeds
+    # post: 2 presets x 2 seeds; filter: 1 seed x (1 eigen + 1 ranking x 2 fractions)
+    assert runs["pruning"] == 4 + 3
+    assert runs["sparse"] == 4 * 2 and runs["ntt"] == 3 and runs["eigen_net"] == 2
+    for r in first["steps"]:
+        assert r["seconds"] > 0 and math.isfinite(r["seconds"]), r
+        assert r["status"] == "missing"
+    assert first["seconds"] == pytest.approx(sum(r["seconds"] for r in first["steps"]))
+    assert first["calibration_seconds"] > 0 and first["calibration"]
+
+
+def test_training_time_scales_linearly_with_epochs(first):
+    """The known answer: calibrated step times times step counts, affine in the epochs."""
+    cal = first["calibration"]
+    again = [estimate(schedule=_scaled(k), workers=1, calibration=cal) for k in (1, 2, 3)]
+    assert all(r["calibration"].keys() == cal.keys() for r in again)  # nothing new was measured
+    r1, r2, r3 = ({s["name"]: s for s in r["steps"]} for r in again)
+    for name, row in r1.items():
+        assert row["seconds"] == pytest.approx(first["steps"][[s["name"] for s in first["steps"]].index(name)]
+                                               ["seconds"], rel=1e-12)
+        if "train" in row["parts"]:
+            assert r2[name]["parts"]["train"] == pytest.approx(2 * row["parts"]["train"], rel=1e-12)
+            assert r3[name]["parts"]["train"] == pytest.approx(3 * row["parts"]["train"], rel=1e-12)
+        # affine: equal increments per added epoch
+        assert r3[name]["seconds"] - r2[name]["seconds"] == pytest.approx(
+            r2[name]["seconds"] - r1[name]["seconds"], rel=1e-9, abs=1e-12)
+    # the sweep: 4 points, 400 images / batch 200 = 2 steps per epoch, one calibrated step time each
+    steps = [json.loads(k) for k in cal if json.loads(k).get("what") == "train step"
+             and json.loads(k)["n_train"] == 400]
+    assert len(steps) == 4
+    want = sum(2 * cal[json.dumps(d, sort_keys=True)] for d in steps)
+    assert r1["presets_sweep"]["parts"]["train"] == pytest.approx(want, rel=1e-12)
+    assert r2["presets_sweep"]["parts"]["train"] == pytest.approx(2 * want, rel=1e-12)
+
+
+def test_pool_spreads_the_sweep_over_workers(first):
+    """Longest points first over the pool, each slowed by the measured factor, plus the start-up."""
+    cal = dict(first["calibration"])
+    cal[_key(what="pool", workers=2, part="start")] = 2.0  # given: the pool's own measurement spawns workers
+    cal[_key(what="pool", workers=2, part="slowdown")] = 1.25
+    one = estimate(schedule=TINY, only=["presets_sweep"], workers=1, calibration=cal)["steps"][0]
+    row = estimate(schedule=TINY, only=["presets_sweep"], workers=2, calibration=cal)["steps"][0]
+    assert row["parts"]["workers"] == 2 and row["parts"]["pool_slowdown"] == 1.25
+    # 4 points of two sizes: the pool's makespan lies between half the (slowed) sum and all of it
+    points = 1.25 * (one["seconds"] - one["parts"]["fixed"])
+    start = 2.0 + cal[_key(what="data load", name="mnist")]
+    assert row["parts"]["fixed"] == pytest.approx(start)
+    assert points / 2 + start - 1e-9 <= row["seconds"] <= points + start + 1e-9
+
+
+def test_estimate_json_and_existing_steps(tmp_path, first):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "eigen_net.npz").write_bytes(b"")
+    rep = estimate(schedule=TINY, workers=1, calibration=first["calibration"], out=tmp_path)
+    status = {s["name"]: s["status"] for s in rep["steps"]}
+    assert status["eigen_net"] == "exists" and status["pruning"] == "missing"
+    eig = next(s["seconds"] for s in rep["steps"] if s["name"] == "eigen_net")
+    assert rep["remaining_seconds"] == pytest.approx(rep["seconds"] - eig)
+    saved = json.loads((tmp_path / "estimate-custom.json").read_text())
+    assert saved["steps"] == rep["steps"] and saved["label"] == "custom"
+
+
+def test_cli_estimate_prints_the_table(tmp_path, capsys):
+    from spectral_physics.cli import main
+
+    assert main(["reproduce", "--estimate", "--quick", "--only", "transfer_operator", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "transfer_operator" in text and "predicted s" in text and "total" in text
+    saved = json.loads((tmp_path / "estimate-quick.json").read_text())
+    assert saved["label"] == "quick" and [s["name"] for s in saved["steps"]] == [
+        "transfer_operator", "fig:transfer_operator"]
+    assert not (tmp_path / "quick").exists() and not (tmp_path / "data").exists()  # nothing computed

@@ -1,0 +1,140 @@
+"""``reproduce`` on a shared machine and on a fresh clone: schedule folders, BLAS threads, data found.
+
+The fresh-clone test runs the README's main-job command as a user would: from a clone of
+this repository with ``../shared/data`` beside it, ``SPECTRAL_PHYSICS_DATA`` unset and no
+internet, through the installed ``spectral-physics`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spectral_physics.analysis.reproduce as rp
+from spectral_physics.analysis.reproduce import QUICK, reproduce, work_dir
+
+import spectral_physics.datasets as ds
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Records, inside the transfer_operator step, the BLAS threads and the work folder."""
+    seen = []
+    real = rp._RUNNERS["transfer_operator"]
+
+    def step(ctx, path):
+        seen.append({"blas": _blas_threads(), "env": os.environ.get("OPENBLAS_NUM_THREADS"), "work": ctx["out"],
+                     "path": path})
+        real(ctx, path)
+
+    monkeypatch.setitem(rp._RUNNERS, "transfer_operator", step)
+    return seen
+
+
+def test_quick_and_full_share_one_out(tmp_path, spy, monkeypatch):
+    import spectral_physics.figures as figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "draw", lambda name, paths, out: drawn.append((name, paths, out)) or {})
+    out = tmp_path / "out"
+    quick = reproduce(quick=True, only=["transfer_operator"], out=out, progress=False)
+    full = reproduce(quick=False, only=["transfer_operator"], out=out, progress=False, blas_threads=2)
+    assert [s["path"] for s in spy] == [out / "quick" / "data" / "transfer_operator.nc",
+                                         out / "full" / "data" / "transfer_operator.nc"]
+    for label in ("quick", "full"):
+        assert json.loads((out / label / "data" / "schedule.json").read_text())["label"] == label
+    assert quick["schedule"] == "quick" and full["schedule"] == "full"
+    # figures of each run go to out itself, drawn from that schedule's Datasets
+    assert [(d[1]["transfer_operator"], d[2]) for d in drawn] == [
+        (out / "quick" / "data" / "transfer_operator.nc", out), (out / "full" / "data" / "transfer_operator.nc", out)]
+    # a second quick run reuses its Dataset: neither schedule disturbed the other
+    again = reproduce(quick=True, only=["transfer_operator"], out=out, progress=False)
+    assert again["steps"][0]["status"] == "exists" and len(spy) == 2
+    # BLAS threads: 1 by default, --blas-threads otherwise; here and for workers (environment)
+    assert all(n == 1 for n in spy[0]["blas"]) and spy[0]["env"] == "1"
+    assert all(n == 2 for n in spy[1]["blas"]) and spy[1]["env"] == "2"
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == "1"  # restored (the test run sets 1)
+
+
+def test_an_out_folder_of_the_old_layout_is_read_as_it_is(tmp_path):
+    rp._check_schedule(tmp_path / "data", QUICK, "quick")  # what a run before the split wrote
+    assert work_dir(tmp_path, "quick") == tmp_path
+    assert work_dir(tmp_path, "full") == tmp_path / "full"  # the other schedule goes beside it
+    assert work_dir(tmp_path, "custom") == tmp_path
+
+
+def test_another_version_of_a_schedule_is_refused(tmp_path):
+    rp._check_schedule(tmp_path / "quick" / "data", dict(QUICK, analysis_samples=1), "quick")
+    with pytest.raises(ValueError, match="another schedule"):
+        reproduce(quick=True, only=["transfer_operator"], out=tmp_path, progress=False)
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch):
+    for var in ("SPECTRAL_PHYSICS_DATA", "SPECTRAL_PHYSICS_MIRROR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SPECTRAL_PHYSICS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(ds, "SYSTEM_DATA_DIRS", ())
+    monkeypatch.setattr(ds, "MIRRORS", {name: [] for name in ds.MIRRORS})
+    monkeypatch.setattr(ds, "checkout_dir", lambda: None)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    return tmp_path
+
+
+def test_missing_data_stops_reproduce_before_any_step(no_data, capsys):
+    from spectral_physics.cli import main
+
+    with pytest.raises(ds.DatasetNotFoundError, match="root="):
+        reproduce(quick=True, only=["pruning_curves", "transfer_operator"], out=no_data / "out", progress=False)
+    assert not (no_data / "out").exists()
+    assert main(["reproduce", "--quick", "--only", "phase_diagram", "--out", str(no_data / "out2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mnist: data files not found" in err[0] and "--data-root DIR" in err[0], err
+    assert "SPECTRAL_PHYSICS_DATA is not set" in err[0]
+    assert not (no_data / "out2" / "quick" / "data").exists()
+
+
+@pytest.mark.data
+def test_readme_main_job_runs_from_a_fresh_clone_offline(tmp_path, data_root):
+    """README's `spectral-physics reproduce --quick` from a clone with ../shared beside it."""
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout to clone")
+    subprocess.run([git, "clone", "-q", str(ROOT), str(tmp_path / "main")], check=True, timeout=120,
+                   capture_output=True)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "data").symlink_to(data_root, target_is_directory=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRAL_PHYSICS_")}
+    env.update(SPECTRAL_PHYSICS_CACHE=str(tmp_path / "empty-cache"), MPLBACKEND="Agg")
+    script = Path(sys.executable).with_name("spectral-physics")  # the installed command, as a user runs it
+    command = [str(script)] if script.exists() else [
+        sys.executable, "-c", "import sys; sys.path.pop(0); from spectral_physics.cli import main; sys.exit(main())"]
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*command, *argv], cwd=tmp_path / "main", env=env, capture_output=True, text=True,
+                              timeout=600)
+
+    where = run("data", "where", "--no-verify", "mnist")
+    assert where.returncode == 0, where.stderr
+    assert f"mnist: read from {tmp_path / 'shared' / 'data' / 'mnist'}" in where.stdout, where.stdout
+    res = run("reproduce", "--quick", "--only", "transfer_operator", "eigen_net", "--out", "OUT")
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = tmp_path / "main" / "OUT"
+    assert (out / "quick" / "data" / "eigen_net.npz").exists()  # read MNIST from ../shared/data
+    assert (out / "transfer_operator.pdf").exists() and (out / "transfer_operator.png").exists()
+    assert "\r" not in res.stderr  # no bar redraws in a captured log
+    assert not (tmp_path / "empty-cache").exists()  # nothing was downloaded or cached
