@@ -94,7 +94,7 @@ def _run(args) -> int:
 
 
 def _estimate(args) -> int:
-    from spectral_physics.analysis.reproduce import estimate
+    from spectral_physics.analysis.estimate import estimate
 
     from spectral_physics.backend import default_device
 

@@ -26,7 +26,7 @@ The data-dependent blocks (those that mention ``mnist``) need the ``data_root``
 fixture: they skip without the files, or fail under ``SPECTRAL_PHYSICS_REQUIRE_DATA=1``.
 
 The blocks are subprocesses with one BLAS thread each, so the selected groups start
-together at the first test, ``min(cpu_count, 4)`` at a time (``SPECTRAL_PHYSICS_README_JOBS``
+together at the first test, ``min(cpu_count, 4)`` at a time (``README_TEST_JOBS``
 overrides), and each test waits for its own group: the whole file takes about the time
 of its slowest blocks rather than their sum.
 """
@@ -216,7 +216,7 @@ def _run_group(group: Group, cwd: Path, env: dict[str, str]) -> str | None:
 
 
 def _jobs() -> int:
-    value = os.environ.get("SPECTRAL_PHYSICS_README_JOBS", "").strip()
+    value = os.environ.get("README_TEST_JOBS", "").strip()
     if value:
         return max(1, int(value))
     return max(1, min(os.cpu_count() or 1, 4))

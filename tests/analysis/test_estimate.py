@@ -10,7 +10,8 @@ import json
 import math
 
 import pytest
-from spectral_physics.analysis.reproduce import estimate, plan
+from spectral_physics.analysis.estimate import estimate
+from spectral_physics.analysis.reproduce import plan
 
 #: every data step, tiny (MNIST shapes from the table: no data needed, none trained)
 TINY = {

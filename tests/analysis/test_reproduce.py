@@ -48,6 +48,7 @@ def test_quick_and_full_share_one_out(tmp_path, spy, monkeypatch):
     import spectral_physics.figures as figures
 
     drawn = []
+    blas_before = os.environ.get("OPENBLAS_NUM_THREADS")
     monkeypatch.setattr(figures, "draw", lambda name, paths, out: drawn.append((name, paths, out)) or {})
     out = tmp_path / "out"
     quick = reproduce(quick=True, only=["transfer_operator"], out=out, progress=False)
@@ -66,7 +67,7 @@ def test_quick_and_full_share_one_out(tmp_path, spy, monkeypatch):
     # BLAS threads: 1 by default, --blas-threads otherwise; here and for workers (environment)
     assert all(n == 1 for n in spy[0]["blas"]) and spy[0]["env"] == "1"
     assert all(n == 2 for n in spy[1]["blas"]) and spy[1]["env"] == "2"
-    assert os.environ.get("OPENBLAS_NUM_THREADS") == "1"  # restored (the test run sets 1)
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == blas_before  # restored
 
 
 def test_an_out_folder_of_the_old_layout_is_read_as_it_is(tmp_path):
