@@ -332,30 +332,27 @@ def _est_pool(cal: _Calibration, workers: int) -> tuple[float, float]:
 
 
 def _est_figure(cal: _Calibration, first: bool) -> float:
-    """Seconds to draw and save one figure: a two-panel proxy in the paper style (PDF + 300 dpi PNG)."""
+    """Seconds to draw and save one paper figure (PDF, 300 dpi PNG, provenance JSON).
+
+    Measured on a real one: the transfer-operator figure, drawn twice from its Dataset
+    (made here for a 6-5-4-3 network, in a temporary folder); the first drawing also pays
+    the imports of matplotlib and the figure code, as the first figure of a run does.
+    """
 
     def measure() -> float:
         import tempfile
 
-        import matplotlib
+        from spectral_physics.figures import draw
 
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        from .figures import paper_style
+        from .reproduce import _step_transfer_operator
 
         times = []
         with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "transfer_operator.nc"
+            _step_transfer_operator({"schedule": {"transfer": {"sizes": [6, 5, 4, 3], "epochs": 1}}}, path)
             for _ in range(2):
                 t0 = time.perf_counter()
-                with paper_style():
-                    fig, ax = plt.subplots(1, 2, figsize=(7, 2.6))
-                    for k in range(5):
-                        ax[0].plot(np.linspace(0, 1, 50), np.linspace(0, 1, 50) ** (k + 1), marker="o")
-                    ax[1].imshow(np.random.default_rng(0).random((28, 28)))
-                    fig.savefig(Path(tmp) / "proxy.pdf")
-                    fig.savefig(Path(tmp) / "proxy.png", dpi=300)
-                    plt.close(fig)
+                draw("transfer_operator", {"transfer_operator": path}, tmp)
                 times.append(time.perf_counter() - t0)
         cal.values[to_json({"what": "figure", "first": False})] = times[1]
         return times[0]
@@ -364,10 +361,14 @@ def _est_figure(cal: _Calibration, first: bool) -> float:
     return first_s if first else cal.get({"what": "figure", "first": False}, measure)
 
 
-def _lpt(durations: list[float], workers: int) -> float:
-    """Makespan of the longest-first schedule of ``durations`` on ``workers`` (what a pool achieves)."""
+def _makespan(durations: list[float], workers: int) -> float:
+    """Wall time of ``durations`` on a pool of ``workers``, taken in order by the first free worker.
+
+    That is how :func:`~spectral_physics.analysis.sweep.execute.run_tasks` feeds a pool: the
+    grid points in order, a new one to whichever worker finishes first.
+    """
     loads = [0.0] * max(1, workers)
-    for d in sorted(durations, reverse=True):
+    for d in durations:
         i = loads.index(min(loads))
         loads[i] += d
     return max(loads)
@@ -402,7 +403,7 @@ def _est_presets_sweep(cal, sch, ctx):
         n_pool = min(workers, len(points))
         start, slow = _est_pool(cal, n_pool)
         start += load  # every worker starts and loads its data once, in parallel
-        total = _lpt([t * slow for t in points_s], n_pool) + start
+        total = _makespan([t * slow for t in points_s], n_pool) + start
         fixed = start
     else:
         fixed = 0.0 if ctx["loaded"].issuperset(names) else load
@@ -653,12 +654,14 @@ def estimate(*, quick: bool = False, only: Iterable[str] | None = None, out: str
     distinct network configuration (sizes, preset, activation, ensemble size, batch,
     sparsity, shared order; ``steps`` steps after ``warm_steps``, on synthetic data of the
     schedule's size), one test evaluation per shape, one pruning evaluation per ranking,
-    NTT steps (two short transfers), the analyses on one untrained member of the right
-    shape (homeostasis at 200 and 400 samples, extrapolated), a data-set load, a pool
-    worker's start and a proxy figure. The prediction multiplies each by the count the
-    schedule needs (steps per epoch times epochs, evaluations per epoch, fractions times
-    rankings times seeds, ...). The presets sweep is spread over its worker pool (longest
-    points first); the other steps run in this process, as :func:`reproduce` runs them.
+    NTT steps (two short transfers of two lengths), the analyses on one untrained member
+    of the right shape (homeostasis at the schedule's sample count), a data-set load, the
+    first fit of a process (compiled kernels loaded), a pool's start-up and slowdown (a
+    probe run alone and in every worker at once) and one real figure. The prediction
+    multiplies each by the count the schedule needs (steps per epoch times epochs,
+    evaluations per epoch, fractions times rankings times seeds, ...). The presets sweep
+    is spread over its worker pool (points in grid order, each to the first free worker);
+    the other steps run in this process, as :func:`reproduce` runs them.
 
     Parameters
     ----------

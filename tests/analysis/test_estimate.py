@@ -104,7 +104,7 @@ def test_training_time_scales_linearly_with_epochs(first):
 
 
 def test_pool_spreads_the_sweep_over_workers(first):
-    """Longest points first over the pool, each slowed by the measured factor, plus the start-up."""
+    """Points in order to the first free worker, each slowed by the measured factor, plus the start-up."""
     cal = dict(first["calibration"])
     cal[_key(what="pool", workers=2, part="start")] = 2.0  # given: the pool's own measurement spawns workers
     cal[_key(what="pool", workers=2, part="slowdown")] = 1.25
