@@ -388,7 +388,6 @@ _RUNNERS: dict[str, Callable[[dict[str, Any], Path], None]] = {
 #: BLAS threads of every process :func:`reproduce` runs, unless ``blas_threads=`` says otherwise
 DEFAULT_BLAS_THREADS = 1
 
-_BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def schedule_label(quick: bool = False, schedule: Mapping[str, Any] | None = None) -> str:
@@ -446,17 +445,10 @@ def _blas_limits(threads: int):
     """``threads`` BLAS threads here (threadpoolctl) and in every worker process started inside."""
     from threadpoolctl import threadpool_limits
 
-    saved = {k: os.environ.get(k) for k in _BLAS_VARS}
-    os.environ.update({k: str(threads) for k in _BLAS_VARS})  # read by spawned workers at start-up
-    try:
-        with threadpool_limits(threads, user_api="blas"):
-            yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    from .sweep.execute import worker_blas_threads
+
+    with worker_blas_threads(threads, override=True), threadpool_limits(threads, user_api="blas"):
+        yield
 
 
 def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: str | os.PathLike = "figures/out",

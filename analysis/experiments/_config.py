@@ -11,7 +11,10 @@ from typing import Any, TypeVar
 
 from spectral_physics.provenance import to_json
 
-__all__ = ["ExperimentConfig"]
+from ..sweep.execute import run_tasks
+from ..sweep.store import RunStore
+
+__all__ = ["ExperimentConfig", "run_experiment"]
 
 C = TypeVar("C", bound="ExperimentConfig")
 
@@ -88,3 +91,23 @@ class ExperimentConfig:
     def _choice(self, name: str, choices: Iterable[Any]) -> None:
         if getattr(self, name) not in tuple(choices):
             self._fail(name, f"must be one of {sorted(choices)}")
+
+
+def run_experiment(config: ExperimentConfig, fn: Any, tasks: dict[str, dict[str, Any]], results_dir: Any, *,
+                   kind: str, label: str, desc: str, data_root: Any = None, resume: bool = True,
+                   overwrite: bool = False, executor: Any = None, workers: int | None = 1,
+                   scheduler: str | None = None, progress: Any = True) -> dict[str, Any]:
+    """Run every missing run of an experiment into its run store; the records, by run key.
+
+    The shared tail of the experiment functions: every task learns the data root, the
+    store is fingerprinted by the configuration, and
+    :func:`~spectral_physics.analysis.sweep.execute.run_tasks` does the rest.
+    """
+    for t in tasks.values():
+        t["data_root"] = None if data_root is None else str(data_root)
+    store = RunStore(results_dir, fingerprint=config.fingerprint(), kind=kind,
+                     manifest={"config": config.to_dict()}, label=label)
+    with store.open(resume=resume, overwrite=overwrite):
+        return run_tasks(fn, tasks, store, executor=executor, workers=workers, scheduler=scheduler,
+                         progress=progress, desc=desc)
+

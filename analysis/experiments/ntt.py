@@ -40,10 +40,8 @@ import xarray as xr
 from spectral_physics.ntt import NTT_DEFAULTS
 
 from .._xr import cf, provenance_attrs
-from ..sweep.execute import run_tasks
 from ..sweep.run import _load_data
-from ..sweep.store import RunStore
-from ._config import ExperimentConfig
+from ._config import ExperimentConfig, run_experiment
 
 __all__ = ["NTTConfig", "ntt_runs", "ntt_run", "ntt_comparison", "WIRINGS", "EXTRA_WIRINGS"]
 
@@ -211,14 +209,10 @@ def ntt_comparison(config: NTTConfig | dict[str, Any], results_dir: str | os.Pat
         ``train_seconds``; ``ntt_val_loss`` with a ``stage`` dim (start, end).
     """
     config = NTTConfig.from_dict(config)
-    tasks = ntt_runs(config)
-    for t in tasks.values():
-        t["data_root"] = None if data_root is None else str(data_root)
-    store = RunStore(results_dir, fingerprint=config.fingerprint(), kind="json",
-                     manifest={"config": config.to_dict()}, label="NTT configuration")
-    with store.open(resume=resume, overwrite=overwrite):
-        recs = run_tasks(ntt_run, tasks, store, executor=executor, workers=workers, scheduler=scheduler,
-                         progress=progress, desc="NTT comparison")
+    recs = run_experiment(config, ntt_run, ntt_runs(config), results_dir,
+        kind="json", label="NTT configuration", desc="NTT comparison",
+        data_root=data_root, resume=resume, overwrite=overwrite,
+        executor=executor, workers=workers, scheduler=scheduler, progress=progress)
     names, wirings, dens, seeds = config.datasets, config.wirings, config.densities, config.seeds
     shape = (len(names), len(wirings), len(dens), len(seeds))
     acc, secs = np.full(shape, np.nan), np.full(shape, np.nan)

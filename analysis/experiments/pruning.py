@@ -29,10 +29,8 @@ from typing import Any
 import xarray as xr
 
 from .._xr import cf, provenance_attrs
-from ..sweep.execute import run_tasks
 from ..sweep.run import _load_data
-from ..sweep.store import RunStore
-from ._config import ExperimentConfig
+from ._config import ExperimentConfig, run_experiment
 
 __all__ = ["PruningConfig", "pruning_runs", "pruning_run", "pruning_experiment", "RANKINGS", "ACTIVATIONS"]
 
@@ -198,14 +196,10 @@ def pruning_experiment(config: PruningConfig | dict[str, Any], results_dir: str 
         (otherwise scalar coordinates).
     """
     config = PruningConfig.from_dict(config)
-    tasks = pruning_runs(config)
-    for t in tasks.values():
-        t["data_root"] = None if data_root is None else str(data_root)
-    store = RunStore(results_dir, fingerprint=config.fingerprint(), kind="netcdf",
-                     manifest={"config": config.to_dict()}, label="pruning configuration")
-    with store.open(resume=resume, overwrite=overwrite):
-        recs = run_tasks(pruning_run, tasks, store, executor=executor, workers=workers, scheduler=scheduler,
-                         progress=progress, desc="node pruning")
+    recs = run_experiment(config, pruning_run, pruning_runs(config), results_dir,
+        kind="netcdf", label="pruning configuration", desc="node pruning",
+        data_root=data_root, resume=resume, overwrite=overwrite,
+        executor=executor, workers=workers, scheduler=scheduler, progress=progress)
     per_data = []
     for name in config.datasets:
         grid = [[_curves(config, recs, name, act, h) for h in config.hidden] for act in config.activations]

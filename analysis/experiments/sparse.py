@@ -36,10 +36,8 @@ import xarray as xr
 from spectral_physics.layers import PRESETS
 
 from .._xr import cf, provenance_attrs, to_json
-from ..sweep.execute import run_tasks
 from ..sweep.run import _load_data
-from ..sweep.store import RunStore
-from ._config import ExperimentConfig
+from ._config import ExperimentConfig, run_experiment
 
 __all__ = ["SparseConfig", "sparse_runs", "sparse_run", "sparse_vs_direct", "SPARSE_MODES"]
 
@@ -199,14 +197,10 @@ def sparse_vs_direct(config: SparseConfig | dict[str, Any], results_dir: str | o
         ``n_weights``; provenance attributes.
     """
     config = SparseConfig.from_dict(config)
-    tasks = sparse_runs(config)
-    for t in tasks.values():
-        t["data_root"] = None if data_root is None else str(data_root)
-    store = RunStore(results_dir, fingerprint=config.fingerprint(), kind="netcdf",
-                     manifest={"config": config.to_dict()}, label="sparse-training configuration")
-    with store.open(resume=resume, overwrite=overwrite):
-        parts = run_tasks(sparse_run, tasks, store, executor=executor, workers=workers, scheduler=scheduler,
-                          progress=progress, desc="sparse vs direct")
+    parts = run_experiment(config, sparse_run, sparse_runs(config), results_dir,
+        kind="netcdf", label="sparse-training configuration", desc="sparse vs direct",
+        data_root=data_root, resume=resume, overwrite=overwrite,
+        executor=executor, workers=workers, scheduler=scheduler, progress=progress)
     # object labels: combining fixed-width strings of different widths truncates them
     parts_ds = [d.assign_coords(train=d.train.astype(object), mode=d["mode"].astype(object))
                 for d in parts.values()]

@@ -46,15 +46,19 @@ _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @contextlib.contextmanager
-def _single_threaded_blas():
-    """Let worker processes started inside this block use one BLAS thread each.
+def worker_blas_threads(threads: int = 1, *, override: bool = False):
+    """Let worker processes started inside this block use ``threads`` BLAS threads each.
 
     Several workers with a multi-threaded BLAS each would oversubscribe the cores; the
     variables must be in the environment when a worker starts, before it imports NumPy.
+    ``override=False`` keeps a value the user already set.
     """
     saved = {k: os.environ.get(k) for k in _BLAS_VARS}
     for k in _BLAS_VARS:
-        os.environ.setdefault(k, "1")
+        if override:
+            os.environ[k] = str(threads)
+        else:
+            os.environ.setdefault(k, str(threads))
     try:
         yield
     finally:
@@ -238,7 +242,7 @@ def run_tasks(
     queue = iter(todo)
     inflight: dict[cf_futures.Future, str] = {}
     window = _window(executor, len(todo)) if todo else 0
-    blas = contextlib.nullcontext if isinstance(executor, SerialExecutor) else _single_threaded_blas
+    blas = contextlib.nullcontext if isinstance(executor, SerialExecutor) else worker_blas_threads
 
     def submit_more() -> None:
         with blas():  # worker processes start inside submit
