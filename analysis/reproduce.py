@@ -225,13 +225,11 @@ def plan(only: Iterable[str] | None = None) -> list[Step]:
 # --------------------------------------------------------------------------------------
 
 
-def _data(name: str, subset: int | None, n_test: int | None, root: str | None, seed: int = 0):
-    from spectral_physics.datasets import load_dataset
+def _data(name: str, subset: int | None, n_test: int | None, root: str | None):
+    # the sweep's cached loader: one read of a data set per process, the same subset draw (seed 0)
+    from .sweep.run import _load_data
 
-    data = load_dataset(name, root=root)
-    if subset is not None or n_test is not None:
-        data = data.subset(subset or data.n_train, seed=seed, n_test=n_test)
-    return data
+    return _load_data(name, subset, 0, n_test, root)
 
 
 # --------------------------------------------------------------------------------------

@@ -409,7 +409,6 @@ def load_network(path: str | os.PathLike, device: str | None = None, with_histor
     """
     from .limits import check_network_size
     from .network import SpectralMLP
-    from .train import History
 
     path = Path(path)
     header, members = _inspect(path)

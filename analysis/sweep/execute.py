@@ -16,15 +16,10 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
+from .spec import _is_int
 from .store import RunStore
 
 __all__ = ["SerialExecutor", "default_workers", "make_executor", "run_tasks"]
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
 class SerialExecutor(cf_futures.Executor):
