@@ -35,11 +35,13 @@ def register(subparsers) -> None:
     p.add_argument("--only", nargs="+", metavar="NAME", default=None,
                    help="figures (or Datasets) to make, with the Datasets they need; see --list")
     p.add_argument("--workers", type=positive_int, default=None,
-                   help="sweep worker processes (default: all cores, or one per GPU with --device gpu)")
+                   help="worker processes of the sweep and the experiments (default: all cores, or one per "
+                        "GPU with --device gpu; 1: all in this process)")
     p.add_argument("--device", default=None, choices=["cpu", "gpu"],
                    help="where the networks train (sets SPECTRAL_PHYSICS_DEVICE for every step and its "
                         "workers; default: SPECTRAL_PHYSICS_DEVICE, else cpu)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler for the sweeps")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler for the sweep and the experiments")
     p.add_argument("--out", type=Path, default=Path("figures/out"),
                    help="figure folder; each schedule's Datasets in OUT/quick/data or OUT/full/data "
                         "(default: figures/out)")

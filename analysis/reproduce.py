@@ -237,14 +237,23 @@ def _data(name: str, subset: int | None, n_test: int | None, root: str | None):
 # --------------------------------------------------------------------------------------
 
 
+def _pool(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Where an experiment's runs execute: the pool (or Dask scheduler) reproduce was given.
+
+    Reproduce limits BLAS to ``blas_threads`` per process, so one run at a time in this
+    process would leave the other cores idle; the experiments' workers share the runs.
+    """
+    return {"workers": ctx["workers"], "scheduler": ctx["scheduler"]}
+
+
 def _step_presets_sweep(ctx: dict[str, Any], path: Path) -> None:
     from .sweep import run_sweep
 
     spec = copy.deepcopy(ctx["schedule"]["presets_sweep"])
     if ctx["data_root"]:
         spec["data_root"] = str(ctx["data_root"])
-    run_sweep(spec, ctx["out"] / "sweeps" / "presets", out=path, resume=True, workers=ctx["workers"],
-              scheduler=ctx["scheduler"], progress=ctx["inner_progress"], blas_threads=ctx.get("blas_threads"))
+    run_sweep(spec, ctx["out"] / "sweeps" / "presets", out=path, resume=True, **_pool(ctx),
+              progress=ctx["inner_progress"], blas_threads=ctx.get("blas_threads"))
 
 
 def _step_pruning(ctx: dict[str, Any], path: Path) -> None:
@@ -262,7 +271,7 @@ def _step_pruning(ctx: dict[str, Any], path: Path) -> None:
         filter_lr=f["lr"], filter_fractions=f["fractions"], filter_rankings=f["rankings"],
         n_train=sch["subset"], n_test=sch["n_test"], **extra)
     ds = pruning_experiment(config, ctx["out"] / "parts" / "pruning", data_root=ctx["data_root"],
-                            progress=ctx["inner_progress"])
+                            progress=ctx["inner_progress"], **_pool(ctx))
     write_netcdf(ds, path)
 
 
@@ -270,7 +279,7 @@ def _step_sparse(ctx: dict[str, Any], path: Path) -> None:
     from .experiments.sparse import sparse_vs_direct
 
     ds = sparse_vs_direct(ctx["schedule"]["sparse"], ctx["out"] / "parts" / "sparse", data_root=ctx["data_root"],
-                          progress=ctx["inner_progress"])
+                          progress=ctx["inner_progress"], **_pool(ctx))
     write_netcdf(ds, path)
 
 
@@ -278,7 +287,7 @@ def _step_ntt(ctx: dict[str, Any], path: Path) -> None:
     from .experiments.ntt import ntt_comparison
 
     ds = ntt_comparison(ctx["schedule"]["ntt"], ctx["out"] / "parts" / "ntt", data_root=ctx["data_root"],
-                        progress=ctx["inner_progress"])
+                        progress=ctx["inner_progress"], **_pool(ctx))
     write_netcdf(ds, path)
 
 
@@ -470,9 +479,10 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
         made by another version of the same schedule is refused (its Datasets would be
         reused silently). An ``out`` written before this layout is read as it is.
     workers : int, optional
-        Worker processes of the sweeps (default: all cores).
+        Worker processes of the sweep and the experiments (default: all cores, or one
+        per GPU); ``1`` runs everything in this process.
     scheduler : str, optional
-        Dask scheduler address for the sweeps.
+        Dask scheduler address for the sweep and the experiments.
     data_root : path, optional
         Directory holding ``mnist/`` and ``fashion-mnist/``, searched first
         (:func:`spectral_physics.datasets.search_path`).
