@@ -374,6 +374,32 @@ def _makespan(durations: list[float], workers: int) -> float:
     return max(loads)
 
 
+def _pooled(cal: _Calibration, ctx: dict[str, Any], runs_s: list[float], names: Iterable[str]
+            ) -> tuple[float, dict[str, Any]]:
+    """Wall time of runs of ``runs_s`` seconds each, executed as ``run_tasks`` executes them.
+
+    With one worker they run in this process, one after the other, and a data set is loaded
+    once per process (``ctx["loaded"]``). With a pool of ``min(workers, runs)`` processes
+    each worker starts, loads its data once, and takes the next run when free
+    (:func:`_makespan`), every run slowed by the pool's measured slowdown.
+
+    Returns ``(seconds, parts)``, ``parts`` holding ``fixed`` (start-up and loads),
+    ``workers`` and ``pool_slowdown``.
+    """
+    names = sorted(set(names))
+    n_pool = min(int(ctx["workers"]), len(runs_s))
+    if n_pool > 1:
+        start, slow = _est_pool(cal, n_pool)
+        fixed = start + sum(_est_data_load(cal, nm) for nm in names)  # the workers load in parallel
+        total = _makespan([t * slow for t in runs_s], n_pool) + fixed
+    else:
+        slow = 1.0
+        fixed = sum(_est_data_load(cal, nm) for nm in names if nm not in ctx["loaded"])
+        ctx["loaded"].update(names)
+        total = sum(runs_s) + fixed
+    return total, {"fixed": fixed, "workers": max(n_pool, 1), "pool_slowdown": slow}
+
+
 def _est_presets_sweep(cal, sch, ctx):
     from .sweep import SweepSpec
 
@@ -381,8 +407,6 @@ def _est_presets_sweep(cal, sch, ctx):
     points = spec.points()
     e = len(spec.seeds)
     members = e if e > 1 else None
-    workers = ctx["workers"]
-    pool = min(workers, len(points)) > 1
     points_s, train_s, eval_s = [], 0.0, 0.0
     for p in points:
         q = p.params
@@ -398,21 +422,8 @@ def _est_presets_sweep(cal, sch, ctx):
         eval_s += ev
         points_s.append(steps * step + ev)
     names = sorted({p.params["dataset"] for p in points})
-    load = sum(_est_data_load(cal, nm) for nm in names)
-    if pool:
-        n_pool = min(workers, len(points))
-        start, slow = _est_pool(cal, n_pool)
-        start += load  # every worker starts and loads its data once, in parallel
-        total = _makespan([t * slow for t in points_s], n_pool) + start
-        fixed = start
-    else:
-        fixed = 0.0 if ctx["loaded"].issuperset(names) else load
-        total = sum(points_s) + fixed
-    if not pool:
-        ctx["loaded"].update(names)
-    return len(points) * e, total, {"train": train_s, "evaluation": eval_s, "fixed": fixed,
-                                    "workers": min(workers, len(points)), "points": len(points),
-                                    "pool_slowdown": slow if pool else 1.0}
+    total, pool = _pooled(cal, ctx, points_s, names)
+    return len(points) * e, total, {"train": train_s, "evaluation": eval_s, **pool, "points": len(points)}
 
 
 def _est_pruning(cal, sch, ctx):
@@ -432,6 +443,7 @@ def _est_pruning(cal, sch, ctx):
     e = len(cfg.seeds)
     members = e if e > 1 else None
     runs, train_s, eval_s, prune_s = 0, 0.0, 0.0, 0.0
+    runs_s: list[float] = []  # one entry per task of pruning_runs, in its order
     for name in cfg.datasets:
         fe, c, n, t = _est_shape(name, cfg.n_train, cfg.n_test, cal.data_root)
         steps_per_epoch = -(-n // 200)
@@ -439,24 +451,25 @@ def _est_pruning(cal, sch, ctx):
             for h in cfg.hidden:
                 sizes = [fe, h, c]
                 if "post" in cfg.protocols:
-                    for train in sorted({tr for tr, _ in cfg.curves()}):
+                    for train in sorted({tr for tr, _ in cfg.curves()}, key=["spectral", "direct"].index):
                         step = _est_train(cal, sizes=sizes, train=train, activation=act, init=cfg.init,
                                           members=members, n_train=n, n_classes=c, lr=cfg.lr)
-                        train_s += cfg.epochs * steps_per_epoch * step
-                        eval_s += cfg.epochs * _est_eval(cal, sizes=sizes, members=members, n=t, train=train,
-                                                         activation=act)
+                        tr_s = cfg.epochs * steps_per_epoch * step
+                        ev_s = cfg.epochs * _est_eval(cal, sizes=sizes, members=members, n=t, train=train,
+                                                      activation=act)
+                        pr_s = sum(e * n_fr * _est_prune_eval(cal, sizes=sizes, train=train, activation=act,
+                                                              init=cfg.init, n=t, ranking=ranking)
+                                   for tr, ranking in cfg.curves() if tr == train)
+                        train_s, eval_s, prune_s = train_s + tr_s, eval_s + ev_s, prune_s + pr_s
+                        runs_s.append(tr_s + ev_s + pr_s)
                         runs += e
-                        for tr, ranking in cfg.curves():
-                            if tr == train:
-                                prune_s += e * n_fr * _est_prune_eval(cal, sizes=sizes, train=train, activation=act,
-                                                                     init=cfg.init, n=t, ranking=ranking)
                 if "filter" in cfg.protocols:
                     fs = len(cfg.filter_seeds)
                     step = _est_train(cal, sizes=sizes, train="eigen", activation=act, init=cfg.init,
                                       n_train=n, n_classes=c, lr=cfg.filter_lr)
                     ev = _est_eval(cal, sizes=sizes, members=None, n=t, train="eigen", activation=act)
-                    train_s += fs * cfg.filter_eigen_epochs * steps_per_epoch * step
-                    eval_s += fs * cfg.filter_eigen_epochs * ev
+                    tr_s = fs * cfg.filter_eigen_epochs * steps_per_epoch * step
+                    ev_s = fs * cfg.filter_eigen_epochs * ev
                     runs += fs
                     for fr in cfg.filter_fractions:
                         kept = h - int(round(fr * h))
@@ -467,13 +480,13 @@ def _est_pruning(cal, sch, ctx):
                         step = _est_train(cal, sizes=small, train="spectral", activation=act, init=cfg.init,
                                           n_train=n, n_classes=c, lr=cfg.filter_lr)
                         ev = _est_eval(cal, sizes=small, members=None, n=t, train="spectral", activation=act)
-                        train_s += k * cfg.filter_full_epochs * steps_per_epoch * step
-                        eval_s += k * (cfg.filter_full_epochs + 2) * ev  # per epoch, before and after
+                        tr_s += k * cfg.filter_full_epochs * steps_per_epoch * step
+                        ev_s += k * (cfg.filter_full_epochs + 2) * ev  # per epoch, before and after
                         runs += k
-    fixed = sum(_est_data_load(cal, nm) for nm in cfg.datasets if nm not in ctx["loaded"])
-    ctx["loaded"].update(cfg.datasets)
-    return runs, train_s + eval_s + prune_s + fixed, {"train": train_s, "evaluation": eval_s,
-                                                      "pruning_evaluations": prune_s, "fixed": fixed}
+                    train_s, eval_s = train_s + tr_s, eval_s + ev_s
+                    runs_s.append(tr_s + ev_s)
+    total, pool = _pooled(cal, ctx, runs_s, cfg.datasets)
+    return runs, total, {"train": train_s, "evaluation": eval_s, "pruning_evaluations": prune_s, **pool}
 
 
 def _est_sparse(cal, sch, ctx):
@@ -486,18 +499,19 @@ def _est_sparse(cal, sch, ctx):
     sizes = list(cfg.sizes)
     steps = cfg.epochs * -(-n // cfg.batch_size)
     tasks = sparse_runs(cfg)
-    train_s = 0.0
+    train_s = ev = 0.0
+    runs_s: list[float] = []
     for task in tasks.values():
         mode = None if task["mode"] == "dense" else task["mode"]
         step = _est_train(cal, sizes=sizes, train=task["train"], activation=cfg.activation, init=cfg.init,
                           members=members, batch=cfg.batch_size, n_train=n, n_classes=c, lr=cfg.lr,
                           sparse_mode=mode, density=task["density"], every=cfg.every)
-        train_s += steps * step
-    ev = sum(cfg.epochs * _est_eval(cal, sizes=sizes, members=members, n=t, train=task["train"],
-                                    activation=cfg.activation) for task in tasks.values())
-    fixed = 0.0 if cfg.dataset in ctx["loaded"] else _est_data_load(cal, cfg.dataset)
-    ctx["loaded"].add(cfg.dataset)
-    return len(tasks) * e, train_s + ev + fixed, {"train": train_s, "evaluation": ev, "fixed": fixed}
+        one_ev = cfg.epochs * _est_eval(cal, sizes=sizes, members=members, n=t, train=task["train"],
+                                        activation=cfg.activation)
+        train_s, ev = train_s + steps * step, ev + one_ev
+        runs_s.append(steps * step + one_ev)
+    total, pool = _pooled(cal, ctx, runs_s, [cfg.dataset])
+    return len(tasks) * e, total, {"train": train_s, "evaluation": ev, **pool}
 
 
 def _est_ntt_step(cal, sch, ctx):
@@ -510,23 +524,25 @@ def _est_ntt_step(cal, sch, ctx):
     batch = NTT_DEFAULTS["batch_size"]
     tasks = ntt_runs(cfg)
     ntt_s = train_s = eval_s = 0.0
+    runs_s: list[float] = []
     for task in tasks.values():
         fe, c, n, t = _est_shape(task["dataset"], cfg.n_train, cfg.n_test, cal.data_root)
+        one_ntt = 0.0
         if task["wiring"] in ("ntt", "ntt-global"):
             step, fixed = _est_ntt_unit(cal, sizes=sizes, kind=cfg.kind,
                                         scope="global" if task["wiring"] == "ntt-global" else "layer",
                                         density=task["density"], n_train=n)
-            ntt_s += fixed + cfg.ntt_steps * step
+            one_ntt = fixed + cfg.ntt_steps * step
         masked = None if task["wiring"] == "dense" else 0.5  # masks cost the same at any density
         step = _est_train(cal, sizes=sizes, train="direct", activation="relu", batch=64, n_train=n,
                           n_classes=c, lr=1e-3, mask_density=masked)
-        train_s += cfg.epochs * -(-n // 64) * step
-        eval_s += (cfg.epochs + 1) * _est_eval(cal, sizes=sizes, members=None, n=t)
-    fixed = sum(_est_data_load(cal, nm) for nm in cfg.datasets if nm not in ctx["loaded"])
-    ctx["loaded"].update(cfg.datasets)
-    return len(tasks), ntt_s + train_s + eval_s + fixed, {
-        "ntt": ntt_s, "train": train_s, "evaluation": eval_s, "fixed": fixed, "ntt_steps_each": cfg.ntt_steps,
-        "batch": batch}
+        one_train = cfg.epochs * -(-n // 64) * step
+        one_eval = (cfg.epochs + 1) * _est_eval(cal, sizes=sizes, members=None, n=t)
+        ntt_s, train_s, eval_s = ntt_s + one_ntt, train_s + one_train, eval_s + one_eval
+        runs_s.append(one_ntt + one_train + one_eval)
+    total, pool = _pooled(cal, ctx, runs_s, cfg.datasets)
+    return len(tasks), total, {"ntt": ntt_s, "train": train_s, "evaluation": eval_s, **pool,
+                               "ntt_steps_each": cfg.ntt_steps, "batch": batch}
 
 
 

@@ -103,15 +103,20 @@ def test_training_time_scales_linearly_with_epochs(first):
     assert r2["presets_sweep"]["parts"]["train"] == pytest.approx(2 * want, rel=1e-12)
 
 
-def test_pool_spreads_the_sweep_over_workers(first):
-    """Points in order to the first free worker, each slowed by the measured factor, plus the start-up."""
+@pytest.mark.parametrize("step", ["presets_sweep", "sparse", "pruning", "ntt"])
+def test_pool_spreads_the_runs_over_workers(first, step):
+    """Runs in order to the first free worker, each slowed by the measured factor, plus the start-up.
+
+    The sweep and the three experiments all run on reproduce's pool.
+    """
     cal = dict(first["calibration"])
     cal[_key(what="pool", workers=2, part="start")] = 2.0  # given: the pool's own measurement spawns workers
     cal[_key(what="pool", workers=2, part="slowdown")] = 1.25
-    one = estimate(schedule=TINY, only=["presets_sweep"], workers=1, calibration=cal)["steps"][0]
-    row = estimate(schedule=TINY, only=["presets_sweep"], workers=2, calibration=cal)["steps"][0]
-    assert row["parts"]["workers"] == 2 and row["parts"]["pool_slowdown"] == 1.25
-    # 4 points of two sizes: the pool's makespan lies between half the (slowed) sum and all of it
+    one = estimate(schedule=TINY, only=[step], workers=1, calibration=cal)["steps"][0]
+    row = estimate(schedule=TINY, only=[step], workers=2, calibration=cal)["steps"][0]
+    assert row["name"] == step and row["parts"]["workers"] == 2 and row["parts"]["pool_slowdown"] == 1.25
+    assert one["parts"]["workers"] == 1 and row["parts"]["train"] == pytest.approx(one["parts"]["train"])
+    # 3 or 4 runs of different sizes: the pool's makespan lies between half the (slowed) sum and all of it
     points = 1.25 * (one["seconds"] - one["parts"]["fixed"])
     start = 2.0 + cal[_key(what="data load", name="mnist")]
     assert row["parts"]["fixed"] == pytest.approx(start)
