@@ -9,6 +9,7 @@ Examples
     spectral-physics reproduce --workers 8 --out results/paper   # paper-scale schedules
     spectral-physics reproduce --scheduler tcp://host:8786       # sweeps on a Dask cluster
     spectral-physics reproduce --list
+    spectral-physics reproduce --from results/paper          # every figure from committed Datasets
     spectral-physics reproduce --estimate [--quick]          # predicted time per step, no training
 
 Registered as ``reproduce = "spectral_physics.analysis.cli_reproduce:register"`` under the
@@ -42,9 +43,13 @@ def register(subparsers) -> None:
                         "workers; default: SPECTRAL_PHYSICS_DEVICE, else cpu)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="Dask scheduler for the sweep and the experiments")
-    p.add_argument("--out", type=Path, default=Path("figures/out"),
+    p.add_argument("--out", type=Path, default=None,
                    help="figure folder; each schedule's Datasets in OUT/quick/data or OUT/full/data "
-                        "(default: figures/out)")
+                        "(default: figures/out; with --from, the folder read)")
+    p.add_argument("--from", dest="source", type=Path, default=None, metavar="DIR",
+                   help="compute nothing: draw every figure from the Datasets an earlier run left in DIR (its "
+                        "--out, e.g. results/paper; the full schedule's, or the quick one's with --quick); "
+                        "exit status 1 when a figure's Datasets are missing")
     p.add_argument("--data-root", default=None,
                    help="folder holding mnist/ and fashion-mnist/, searched first (default: the search order "
                         "of 'spectral-physics data where')")
@@ -73,6 +78,10 @@ def _run(args) -> int:
         from spectral_physics.cli import CLIError
 
         raise CLIError(str(exc)) from None
+    if args.source is not None:
+        return _redraw(args)
+    if args.out is None:
+        args.out = Path("figures/out")
     if args.list:
         data = work_dir(args.out, schedule_label(args.quick)) / "data"
         for s in steps:
@@ -93,6 +102,36 @@ def _run(args) -> int:
         print(f"{s['name']:28s} {s['status']:9s} {s['seconds']:8.1f} s")
     print(f"total {rep['seconds']:.1f} s; figures in {args.out}, Datasets in {rep['work_dir']}/data")
     return 0
+
+
+def _redraw(args) -> int:
+    import sys
+
+    from spectral_physics.analysis.reproduce import redraw
+
+    from spectral_physics.cli import CLIError, check_output_dir
+
+    clash = [flag for flag, on in [("--list", args.list), ("--estimate", args.estimate),
+                                   ("--workers", args.workers is not None), ("--scheduler", args.scheduler),
+                                   ("--device", args.device), ("--data-root", args.data_root),
+                                   ("--blas-threads", args.blas_threads is not None)] if on]
+    if clash:
+        raise CLIError(f"--from draws from Datasets on disk and computes nothing; drop {', '.join(clash)}")
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
+    try:
+        rep = redraw(args.source, out=args.out, only=args.only, quick=args.quick, progress=not args.no_progress)
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
+    sch = rep["schedule"]
+    print(f"Datasets in {rep['work_dir']}/data: schedule {sch['label']} {sch['fingerprint']}"
+          f"{'' if sch['current'] else ' (not the current schedule of that name)'}")
+    for s in rep["steps"]:
+        print(f"{s['name']:28s} {s['status']:9s} {s['seconds']:8.1f} s")
+    for fig, lacking in rep["missing"].items():
+        print(f"{fig}: not drawn, missing Dataset(s) {', '.join(lacking)}", file=sys.stderr)
+    print(f"{len(rep['figures'])} figures drawn in {rep['seconds']:.1f} s to {args.out or args.source}")
+    return 1 if rep["missing"] else 0
 
 
 def _estimate(args) -> int:

@@ -65,6 +65,7 @@ __all__ = [
     "Step",
     "DEFAULT_BLAS_THREADS",
     "plan",
+    "redraw",
     "reproduce",
     "schedule_label",
     "work_dir",
@@ -425,11 +426,16 @@ def work_dir(out: str | os.PathLike, label: str) -> Path:
     return out / label
 
 
-def _check_schedule(data_dir: Path, sch: Mapping[str, Any], label: str) -> None:
-    """Refuse to mix Datasets of different schedules in one folder (they would be reused silently)."""
+def _fingerprint(sch: Mapping[str, Any]) -> str:
+    """The fingerprint ``schedule.json`` records for a schedule."""
     import hashlib
 
-    fp = hashlib.sha256(to_json(sch).encode()).hexdigest()[:16]
+    return hashlib.sha256(to_json(sch).encode()).hexdigest()[:16]
+
+
+def _check_schedule(data_dir: Path, sch: Mapping[str, Any], label: str) -> None:
+    """Refuse to mix Datasets of different schedules in one folder (they would be reused silently)."""
+    fp = _fingerprint(sch)
     path = data_dir / "schedule.json"
     if path.exists():
         try:
@@ -547,6 +553,97 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
         bar.close()
     report["seconds"] = round(time.perf_counter() - t_all, 2)
     write_text_atomic(out / "reproduce.json", json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def source_dir(source: str | os.PathLike, label: str = "full") -> Path:
+    """The work folder of schedule ``label`` inside ``source`` (a ``--out`` of an earlier run).
+
+    ``source`` itself when it holds ``data/schedule.json`` (a ``schedule=`` run, or one laid
+    out before the per-schedule folders), else :func:`work_dir`.
+
+    Raises
+    ------
+    FileNotFoundError
+        When that folder holds no ``data/`` folder.
+    """
+    source = Path(source)
+    work = source if (source / "data" / "schedule.json").is_file() else work_dir(source, label)
+    if not (work / "data").is_dir():
+        raise FileNotFoundError(
+            f"{source} holds no Datasets of the {label} schedule (looked for {work / 'data'}); "
+            f"give the --out folder of a reproduce run{'' if label == 'quick' else ', with --quick for a quick one'}")
+    return work
+
+
+def redraw(source: str | os.PathLike, *, out: str | os.PathLike | None = None, only: Iterable[str] | None = None,
+           quick: bool = False, progress: bool | str = True) -> dict[str, Any]:
+    """Draw every figure of the plan from the Datasets an earlier run left in ``source``.
+
+    Nothing is computed: a figure whose Datasets are not all there is reported missing,
+    with the Datasets it lacks, and the others are drawn.
+
+    Parameters
+    ----------
+    source : path
+        The ``out`` folder of a :func:`reproduce` run (for example the committed
+        ``results/paper``); its Datasets are found by :func:`source_dir`.
+    out : path, optional
+        Where the figures go (default ``source``).
+    only : iterable of str, optional
+        Figure names (see :func:`plan`; data-step names select the figures that read them).
+    quick : bool
+        Read the quick schedule's Datasets (default the full schedule's).
+    progress : bool or str
+        A report over the figures (:mod:`spectral_physics.progress`).
+
+    Returns
+    -------
+    dict
+        ``source``, ``work_dir``, ``schedule`` (the label and fingerprint recorded next to
+        the Datasets, and whether it is the library's current schedule of that label),
+        ``figures`` (name to the files written), ``missing`` (figure to the Datasets it
+        lacks), ``steps`` and ``seconds``; also written to ``out/redraw.json``.
+    """
+    from spectral_physics.figures import draw
+
+    from spectral_physics.progress import progress_bar
+
+    label = schedule_label(quick)
+    work = source_dir(source, label)
+    out = Path(source if out is None else out)
+    data = work / "data"
+    only = None if only is None else set(only)
+    if only is not None:
+        plan(only)  # unknown names are a ValueError
+    # a data-step name selects the figures drawn from it
+    figures = [s for s in plan() if s.kind == "figure"
+               and (only is None or s.output in only or not only.isdisjoint(s.needs))]
+    recorded = json.loads((data / "schedule.json").read_text()) if (data / "schedule.json").is_file() else {}
+    current = QUICK if recorded.get("label", label) == "quick" else FULL
+    report: dict[str, Any] = {
+        "source": str(source), "work_dir": str(work),
+        "schedule": {"label": recorded.get("label"), "fingerprint": recorded.get("fingerprint"),
+                     "current": recorded.get("fingerprint") == _fingerprint(current)},
+        "figures": {}, "missing": {}, "steps": []}
+    t_all = time.perf_counter()
+    bar = progress_bar(figures, desc="redraw", unit="figure", progress=progress, leave=True)
+    for step in bar:
+        bar.set_postfix_str(step.output)
+        t0 = time.perf_counter()
+        paths = {n: data / _DATA_STEPS[n].output for n in step.needs}
+        lacking = [n for n, p in paths.items() if not p.is_file()]
+        if lacking:
+            report["missing"][step.output] = lacking
+            status = "missing"
+        else:
+            files = draw(step.output, paths, out)
+            report["figures"][step.output] = {k: str(v) for k, v in files.items()}
+            status = "drawn"
+        report["steps"].append({"name": step.name, "status": status, "seconds": round(time.perf_counter() - t0, 2)})
+    bar.close()
+    report["seconds"] = round(time.perf_counter() - t_all, 2)
+    write_text_atomic(out / "redraw.json", json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -139,3 +139,58 @@ def test_readme_main_job_runs_from_a_fresh_clone_offline(tmp_path, data_root):
     assert (out / "transfer_operator.pdf").exists() and (out / "transfer_operator.png").exists()
     assert "\r" not in res.stderr  # no bar redraws in a captured log
     assert not (tmp_path / "empty-cache").exists()  # nothing was downloaded or cached
+
+
+def test_redraw_from_an_earlier_run_computes_nothing(tmp_path, spy):
+    """``reproduce --from``: the figures of an earlier run, pixel for pixel, and the missing ones named."""
+    import matplotlib.image as mpimg
+    import numpy as np
+    from spectral_physics.analysis.reproduce import redraw
+
+    from spectral_physics.cli import main
+
+    out = tmp_path / "run"
+    reproduce(quick=True, only=["transfer_operator"], out=out, progress=False)
+    assert len(spy) == 1
+    # the full schedule's Datasets are not there; the quick ones are
+    with pytest.raises(FileNotFoundError, match="no Datasets of the full schedule"):
+        redraw(out, out=tmp_path / "x", progress=False)
+    again = tmp_path / "again"
+    rep = redraw(out, out=again, quick=True, progress=False)
+    assert len(spy) == 1  # nothing computed
+    assert rep["schedule"]["label"] == "quick" and rep["schedule"]["current"] is True
+    assert sorted(rep["figures"]) == ["transfer_operator"]
+    want = {f for f, e in rp.FIGURES.items() if e.needs != ("transfer_operator",)}
+    assert set(rep["missing"]) == want and rep["missing"]["pruning_curves"] == ["pruning"]
+    assert np.array_equal(mpimg.imread(again / "transfer_operator.png"), mpimg.imread(out / "transfer_operator.png"))
+    assert json.loads((again / "redraw.json").read_text())["missing"] == rep["missing"]
+    # a data-step name selects the figures drawn from it
+    assert [s["name"] for s in redraw(out, out=again, quick=True, only=["transfer_operator"],
+                                      progress=False)["steps"]] == ["fig:transfer_operator"]
+    # the command: 0 when every selected figure is drawn, 1 when one lacks Datasets, 2 on misuse
+    base = ["reproduce", "--from", str(out), "--quick", "--out", str(tmp_path / "cli"), "--no-progress"]
+    assert main(base + ["--only", "transfer_operator"]) == 0
+    assert main(base) == 1
+    assert main(base + ["--workers", "2"]) == 2
+    assert main(["reproduce", "--from", str(tmp_path / "nothing"), "--no-progress"]) == 2
+    assert len(spy) == 1
+
+
+def test_the_committed_paper_datasets_redraw(tmp_path):
+    """``reproduce --from results/paper``: every figure whose full-schedule Datasets are committed is drawn."""
+    import matplotlib.image as mpimg
+    from spectral_physics.analysis.reproduce import FULL, _fingerprint, redraw, source_dir
+
+    paper = ROOT / "results" / "paper"
+    data = source_dir(paper) / "data"
+    recorded = json.loads((data / "schedule.json").read_text())
+    assert recorded["label"] == "full" and recorded["fingerprint"] == _fingerprint(FULL)
+    rep = redraw(paper, out=tmp_path, progress=False)
+    committed = {p.stem for p in data.glob("*.nc")}
+    for name, entry in rp.FIGURES.items():
+        if set(entry.needs) <= committed:
+            assert name in rep["figures"], name
+            assert mpimg.imread(tmp_path / f"{name}.png").shape == mpimg.imread(paper / f"{name}.png").shape
+        else:
+            assert set(rep["missing"][name]) == set(entry.needs) - committed
+    assert len(rep["figures"]) >= 4  # eigenvalue statistics, input relevance, homeostasis, transfer operator
