@@ -157,8 +157,9 @@ VARIABLES: dict[str, Variable] = {
         Variable(
             name="SPECTRAL_PHYSICS_KERNELS",
             meaning="Implementation of the fused element-wise kernels: `auto` takes the Numba loops "
-                    "where they apply, `numba` raises where they are unavailable, `array` always uses "
-                    "array expressions.",
+                    "(NumPy arrays) or the fused CuPy kernels (CuPy arrays) where they apply, `numba` does "
+                    "the same but raises where the Numba loops are unavailable, `array` always uses array "
+                    "expressions, on both devices.",
             allowed="`auto`, `numba`, `array`; any case",
             default="auto",
             default_text="`auto`",
