@@ -146,10 +146,12 @@ def _estimate(args) -> int:
           f"({rep['workers']} sweep workers, {rep['blas_threads']} BLAS threads in process)")
     print(f"{'step':28s} {'runs':>6s} {'predicted s':>12s} {'hours':>8s}  on disk")
     for s in rep["steps"]:
-        print(f"{s['name']:28s} {s['runs']:6d} {s['seconds']:12.1f} {s['seconds'] / 3600:8.2f}  "
-              f"{'yes' if s['status'] == 'exists' else 'no'}")
+        done = s["parts"].get("runs_done", 0)
+        state = "yes" if s["status"] == "exists" else (f"{done} runs, {s['parts']['remaining_seconds']:.0f} s left"
+                                                       if done else "no")
+        print(f"{s['name']:28s} {s['runs']:6d} {s['seconds']:12.1f} {s['seconds'] / 3600:8.2f}  {state}")
     print(f"{'total':28s} {'':6s} {rep['seconds']:12.1f} {rep['seconds'] / 3600:8.2f}")
     if rep["remaining_seconds"] != rep["seconds"]:
-        print(f"still to compute (steps not on disk): {rep['remaining_seconds']:.1f} s")
+        print(f"still to compute (steps not on disk, less their stored runs): {rep['remaining_seconds']:.1f} s")
     print(f"calibration took {rep['calibration_seconds']:.1f} s; table in {rep['json']}")
     return 0

@@ -374,34 +374,53 @@ def _makespan(durations: list[float], workers: int) -> float:
     return max(loads)
 
 
-def _pooled(cal: _Calibration, ctx: dict[str, Any], runs_s: list[float], names: Iterable[str]
-            ) -> tuple[float, dict[str, Any]]:
-    """Wall time of runs of ``runs_s`` seconds each, executed as ``run_tasks`` executes them.
+def _pooled(cal: _Calibration, ctx: dict[str, Any], runs_s: Mapping[str, float], names: Iterable[str],
+            store: Any = None) -> tuple[float, dict[str, Any]]:
+    """Wall time of runs (key to seconds, in task order), executed as ``run_tasks`` executes them.
 
     With one worker they run in this process, one after the other, and a data set is loaded
     once per process (``ctx["loaded"]``). With a pool of ``min(workers, runs)`` processes
     each worker starts, loads its data once, and takes the next run when free
-    (:func:`_makespan`), every run slowed by the pool's measured slowdown.
+    (:func:`_makespan`), every run slowed by the pool's measured slowdown. Runs already in
+    ``store`` (a :class:`~spectral_physics.analysis.sweep.store.RunStore` under the work
+    folder) are skipped by a resumed run: the wall time of the others is ``remaining_seconds``.
 
     Returns ``(seconds, parts)``, ``parts`` holding ``fixed`` (start-up and loads),
-    ``workers`` and ``pool_slowdown``.
+    ``workers``, ``pool_slowdown``, ``runs_done`` and ``remaining_seconds``.
     """
     names = sorted(set(names))
-    n_pool = min(int(ctx["workers"]), len(runs_s))
-    if n_pool > 1:
-        start, slow = _est_pool(cal, n_pool)
-        fixed = start + sum(_est_data_load(cal, nm) for nm in names)  # the workers load in parallel
-        total = _makespan([t * slow for t in runs_s], n_pool) + fixed
-    else:
-        slow = 1.0
-        fixed = sum(_est_data_load(cal, nm) for nm in names if nm not in ctx["loaded"])
+    loaded = set(ctx["loaded"])
+    done = set(store.finished()) if store is not None and ctx.get("work") is not None else set()
+
+    def wall(seconds: list[float]) -> tuple[float, float, int, float]:
+        n_pool = min(int(ctx["workers"]), len(seconds))
+        if not seconds:
+            return 0.0, 0.0, 1, 1.0
+        if n_pool > 1:
+            start, slow = _est_pool(cal, n_pool)
+            fixed = start + sum(_est_data_load(cal, nm) for nm in names)  # the workers load in parallel
+            return _makespan([t * slow for t in seconds], n_pool) + fixed, fixed, n_pool, slow
+        fixed = sum(_est_data_load(cal, nm) for nm in names if nm not in loaded)
+        return sum(seconds) + fixed, fixed, 1, 1.0
+
+    total, fixed, n_pool, slow = wall(list(runs_s.values()))
+    remaining = wall([t for k, t in runs_s.items() if k not in done])[0] if done else total
+    if n_pool <= 1:
         ctx["loaded"].update(names)
-        total = sum(runs_s) + fixed
-    return total, {"fixed": fixed, "workers": max(n_pool, 1), "pool_slowdown": slow}
+    return total, {"fixed": fixed, "workers": n_pool, "pool_slowdown": slow, "runs_done": len(done & set(runs_s)),
+                   "remaining_seconds": remaining}
+
+
+def _store(ctx: dict[str, Any], folder: str, fingerprint: str, **kw: Any) -> Any:
+    """The run store a step keeps under the work folder (``None`` without one)."""
+    from .sweep.store import RunStore
+
+    return None if ctx.get("work") is None else RunStore(ctx["work"] / folder, fingerprint=fingerprint, **kw)
 
 
 def _est_presets_sweep(cal, sch, ctx):
     from .sweep import SweepSpec
+    from .sweep.run import _point_key, sweep_store
 
     spec = SweepSpec.from_dict(sch)
     points = spec.points()
@@ -422,12 +441,13 @@ def _est_presets_sweep(cal, sch, ctx):
         eval_s += ev
         points_s.append(steps * step + ev)
     names = sorted({p.params["dataset"] for p in points})
-    total, pool = _pooled(cal, ctx, points_s, names)
+    store = None if ctx.get("work") is None else sweep_store(spec, ctx["work"] / "sweeps" / "presets")
+    total, pool = _pooled(cal, ctx, {_point_key(p.index): t for p, t in zip(points, points_s)}, names, store)
     return len(points) * e, total, {"train": train_s, "evaluation": eval_s, **pool, "points": len(points)}
 
 
 def _est_pruning(cal, sch, ctx):
-    from .experiments.pruning import PruningConfig
+    from .experiments.pruning import PruningConfig, pruning_runs
 
     f = sch["filter"]
     # as _step_pruning reads the schedule
@@ -485,7 +505,10 @@ def _est_pruning(cal, sch, ctx):
                         runs += k
                     train_s, eval_s = train_s + tr_s, eval_s + ev_s
                     runs_s.append(tr_s + ev_s)
-    total, pool = _pooled(cal, ctx, runs_s, cfg.datasets)
+    keys = list(pruning_runs(cfg))
+    assert len(keys) == len(runs_s), (keys, runs_s)  # one prediction per task, in pruning_runs' order
+    store = _store(ctx, "parts/pruning", cfg.fingerprint(), kind="netcdf")
+    total, pool = _pooled(cal, ctx, dict(zip(keys, runs_s)), cfg.datasets, store)
     return runs, total, {"train": train_s, "evaluation": eval_s, "pruning_evaluations": prune_s, **pool}
 
 
@@ -510,7 +533,8 @@ def _est_sparse(cal, sch, ctx):
                                         activation=cfg.activation)
         train_s, ev = train_s + steps * step, ev + one_ev
         runs_s.append(steps * step + one_ev)
-    total, pool = _pooled(cal, ctx, runs_s, [cfg.dataset])
+    store = _store(ctx, "parts/sparse", cfg.fingerprint(), kind="netcdf")
+    total, pool = _pooled(cal, ctx, dict(zip(tasks, runs_s)), [cfg.dataset], store)
     return len(tasks) * e, total, {"train": train_s, "evaluation": ev, **pool}
 
 
@@ -540,7 +564,8 @@ def _est_ntt_step(cal, sch, ctx):
         one_eval = (cfg.epochs + 1) * _est_eval(cal, sizes=sizes, members=None, n=t)
         ntt_s, train_s, eval_s = ntt_s + one_ntt, train_s + one_train, eval_s + one_eval
         runs_s.append(one_ntt + one_train + one_eval)
-    total, pool = _pooled(cal, ctx, runs_s, cfg.datasets)
+    store = _store(ctx, "parts/ntt", cfg.fingerprint(), kind="json")
+    total, pool = _pooled(cal, ctx, dict(zip(tasks, runs_s)), cfg.datasets, store)
     return len(tasks), total, {"ntt": ntt_s, "train": train_s, "evaluation": eval_s, **pool,
                                "ntt_steps_each": cfg.ntt_steps, "batch": batch}
 
@@ -676,8 +701,10 @@ def estimate(*, quick: bool = False, only: Iterable[str] | None = None, out: str
     probe run alone and in every worker at once) and one real figure. The prediction
     multiplies each by the count the schedule needs (steps per epoch times epochs,
     evaluations per epoch, fractions times rankings times seeds, ...). The presets sweep
-    is spread over its worker pool (points in grid order, each to the first free worker);
-    the other steps run in this process, as :func:`reproduce` runs them.
+    and the sparse, pruning and NTT experiments are spread over the worker pool as
+    :func:`reproduce` runs them (runs in task order, each to the first free worker); the
+    eigenvalue steps run in this process. Runs already in a step's run store under
+    ``out`` are left out of its ``remaining_seconds`` (a resumed run skips them).
 
     Parameters
     ----------
@@ -701,7 +728,8 @@ def estimate(*, quick: bool = False, only: Iterable[str] | None = None, out: str
         ``label``; ``steps``: per step ``{"name", "runs", "seconds", "status", "parts"}``
         (``runs``: networks trained or analysed, 1 per figure; ``parts``: seconds of
         training, evaluation, pruning evaluations, NTT, analyses and fixed costs);
-        ``seconds`` (total), ``remaining_seconds`` (steps not on disk), ``calibration_seconds``,
+        ``seconds`` (total), ``remaining_seconds`` (steps not on disk, less their runs
+        already stored), ``calibration_seconds``,
         ``calibration`` (the unit costs), ``workers``, ``blas_threads``, ``machine``.
     """
     from threadpoolctl import threadpool_info
@@ -717,7 +745,7 @@ def estimate(*, quick: bool = False, only: Iterable[str] | None = None, out: str
     device = (sch.get("presets_sweep") or {}).get("device")
     n_workers = int(workers) if workers is not None else default_workers(device)
     cal = _Calibration(calibration, warm_steps, steps, str(data_root) if data_root else None)
-    ctx: dict[str, Any] = {"workers": n_workers, "loaded": set()}
+    ctx: dict[str, Any] = {"workers": n_workers, "loaded": set(), "work": None if data_dir is None else data_dir.parent}
     t_all = time.perf_counter()
     rows: list[dict[str, Any]] = []
     n_fig = 0
@@ -730,6 +758,8 @@ def estimate(*, quick: bool = False, only: Iterable[str] | None = None, out: str
                     once = _est_first_fit(cal, ctx)
                     parts["fixed"] = parts.get("fixed", 0.0) + once
                     seconds += once
+                    if parts.get("remaining_seconds"):
+                        parts["remaining_seconds"] += once
                 exists = data_dir is not None and (data_dir / step.output).exists()
             else:
                 seconds = _est_figure(cal, first=n_fig == 0)
@@ -743,7 +773,8 @@ def estimate(*, quick: bool = False, only: Iterable[str] | None = None, out: str
                 print(f"estimate: {step.name} {seconds:.1f} s", file=sys.stderr, flush=True)
     report: dict[str, Any] = {
         "label": label, "steps": rows, "seconds": float(sum(r["seconds"] for r in rows)),
-        "remaining_seconds": float(sum(r["seconds"] for r in rows if r["status"] == "missing")),
+        "remaining_seconds": float(sum(r["parts"].get("remaining_seconds", r["seconds"]) for r in rows
+                                       if r["status"] == "missing")),
         "calibration_seconds": round(time.perf_counter() - t_all, 2), "workers": n_workers,
         "blas_threads": blas, "machine": {"cpus": os.cpu_count(), "load_average": list(os.getloadavg())},
         "calibration": dict(cal.values),

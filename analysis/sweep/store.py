@@ -184,6 +184,18 @@ class RunStore:
         return sorted(p.stem for p in self.directory.glob(f"*{self.suffix}")
                       if not p.name.startswith(".") and p.stem not in _RESERVED and p.name != self.manifest_name)
 
+    def finished(self) -> list[str]:
+        """Keys of the records saved for this configuration, read without locking or validating.
+
+        ``[]`` when the folder holds no manifest of this fingerprint (no records, or another
+        configuration's, which :meth:`open` would refuse). For predictions (what a resumed
+        run still has to do); :meth:`pending` is what a run trusts.
+        """
+        manifest = _read_json(self.directory / self.manifest_name) if self.directory.is_dir() else None
+        if not isinstance(manifest, dict) or manifest.get("fingerprint") != self.fingerprint:
+            return []
+        return self.saved_keys()
+
     def save(self, key: str, record: Mapping[str, Any] | xr.Dataset) -> Path:
         """Write one finished run atomically; returns its path.
 

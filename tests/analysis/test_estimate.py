@@ -146,3 +146,42 @@ def test_cli_estimate_prints_the_table(tmp_path, capsys):
     assert saved["label"] == "quick" and [s["name"] for s in saved["steps"]] == [
         "transfer_operator", "fig:transfer_operator"]
     assert not (tmp_path / "quick").exists() and not (tmp_path / "data").exists()  # nothing computed
+
+
+def test_runs_already_stored_are_left_out_of_what_remains(tmp_path, first):
+    """A resumed step skips the runs in its store: all stored leaves 0, another configuration's count for nothing."""
+    from spectral_physics.analysis.experiments.sparse import SparseConfig, sparse_runs
+    from spectral_physics.analysis.sweep.store import RunStore
+
+    cal = first["calibration"]
+    cfg = SparseConfig.from_dict(TINY["sparse"])
+    keys = list(sparse_runs(cfg))
+    folder = tmp_path / "parts" / "sparse"
+
+    def row():
+        rep = estimate(schedule=TINY, only=["sparse"], workers=1, calibration=cal, out=tmp_path)
+        return rep, rep["steps"][0]
+
+    rep, r0 = row()
+    assert r0["parts"]["runs_done"] == 0 and r0["parts"]["remaining_seconds"] == pytest.approx(r0["seconds"])
+    other = RunStore(folder, fingerprint="not-this-config", kind="netcdf")
+    with other.open():
+        other.path(keys[0]).write_bytes(b"")
+    assert row()[1]["parts"]["runs_done"] == 0  # another configuration's store: nothing of ours is done
+    for f in folder.iterdir():
+        f.unlink()
+    store = RunStore(folder, fingerprint=cfg.fingerprint(), kind="netcdf")
+    with store.open():
+        store.path(keys[0]).write_bytes(b"")
+        store.path(keys[1]).write_bytes(b"")
+    assert store.finished() == sorted(keys[:2])
+    rep, r2 = row()
+    assert r2["parts"]["runs_done"] == 2 and r2["seconds"] == pytest.approx(r0["seconds"])
+    assert 0 < r2["parts"]["remaining_seconds"] < r0["seconds"]
+    assert rep["remaining_seconds"] == pytest.approx(r2["parts"]["remaining_seconds"] + sum(
+        s["seconds"] for s in rep["steps"][1:]))  # its figure is missing too
+    with store.open():
+        for k in keys[2:]:
+            store.path(k).write_bytes(b"")
+    r4 = row()[1]
+    assert r4["parts"]["runs_done"] == len(keys) and r4["parts"]["remaining_seconds"] == 0
