@@ -101,7 +101,18 @@ def _run(args) -> int:
     for s in rep["steps"]:
         print(f"{s['name']:28s} {s['status']:9s} {s['seconds']:8.1f} s")
     print(f"total {rep['seconds']:.1f} s; figures in {args.out}, Datasets in {rep['work_dir']}/data")
+    _print_claims(rep)
     return 0
+
+
+def _print_claims(rep) -> None:
+    from collections import Counter
+
+    from spectral_physics.analysis import read_netcdf
+
+    verdicts = Counter(read_netcdf(rep["claims"]["netcdf"]).verdict.values.tolist())
+    counts = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) or "none"
+    print(f"claims: {counts} (table in {rep['claims']['markdown']})")
 
 
 def _redraw(args) -> int:
@@ -131,6 +142,7 @@ def _redraw(args) -> int:
     for fig, lacking in rep["missing"].items():
         print(f"{fig}: not drawn, missing Dataset(s) {', '.join(lacking)}", file=sys.stderr)
     print(f"{len(rep['figures'])} figures drawn in {rep['seconds']:.1f} s to {args.out or args.source}")
+    _print_claims(rep)
     return 1 if rep["missing"] else 0
 
 

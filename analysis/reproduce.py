@@ -57,6 +57,7 @@ from spectral_physics.figures import FIGURES
 from spectral_physics.atomic import write_text_atomic
 
 from ._xr import cf, provenance_attrs, to_json, write_netcdf
+from .claims import write_claims
 
 __all__ = [
     "QUICK",
@@ -551,6 +552,7 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
             report["steps"].append({"name": step.name, "status": status,
                                     "seconds": round(time.perf_counter() - t0, 2)})
         bar.close()
+    report["claims"] = {k: str(v) for k, v in write_claims(work / "data", out).items()}
     report["seconds"] = round(time.perf_counter() - t_all, 2)
     write_text_atomic(out / "reproduce.json", json.dumps(report, indent=2) + "\n")
     return report
@@ -642,6 +644,7 @@ def redraw(source: str | os.PathLike, *, out: str | os.PathLike | None = None, o
             status = "drawn"
         report["steps"].append({"name": step.name, "status": status, "seconds": round(time.perf_counter() - t0, 2)})
     bar.close()
+    report["claims"] = {k: str(v) for k, v in write_claims(data, out).items()}
     report["seconds"] = round(time.perf_counter() - t_all, 2)
     write_text_atomic(out / "redraw.json", json.dumps(report, indent=2) + "\n")
     return report

@@ -194,3 +194,9 @@ def test_the_committed_paper_datasets_redraw(tmp_path):
         else:
             assert set(rep["missing"][name]) == set(entry.needs) - committed
     assert len(rep["figures"]) >= 4  # eigenvalue statistics, input relevance, homeostasis, transfer operator
+    # REPRODUCTION.md states the verdicts of exactly these Datasets
+    from spectral_physics.analysis.claims import claims, claims_table
+
+    table = claims_table(claims(data))
+    assert (tmp_path / "claims.md").read_text().endswith(table)
+    assert table in (ROOT / "REPRODUCTION.md").read_text(), "REPRODUCTION.md: not the claims of results/paper"

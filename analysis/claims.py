@@ -1,0 +1,399 @@
+"""The papers' claims as numbers: one per-seed quantity each, its 95 % interval, a verdict.
+
+:func:`claims` reads the Datasets a :func:`~spectral_physics.analysis.reproduce.reproduce`
+run left in a work folder and turns every claim the plan tests into one row: a quantity
+measured once per seed (a difference between two wirings, rankings or presets, paired by
+seed, or a statistic), its mean, the Student-t interval of that mean over the seeds, the
+reference it is compared with and the verdict. Claims whose Datasets are missing are left
+out and named in the ``missing_steps`` attribute.
+
+The verdict rule is one for every claim. The claim states on which side of ``reference``
+the quantity lies (``side`` +1: above, -1: below).
+
+- ``"supported"``: the 95 % interval lies entirely on that side;
+- ``"contradicted"``: it lies entirely on the other side;
+- ``"inconclusive"``: it contains the reference, or fewer than two seeds give no interval.
+
+A claim with ``side`` 0 is a measurement (the paper's number, where known, is set beside
+it in REPRODUCTION.md) and gets ``"measured"``. The rule and the claims of the sparse,
+pruning, NTT and presets steps were written before any of their paper-scale results
+existed; those of the eigenvalue steps after theirs had been seen (REPRODUCTION.md says
+so).
+
+Example
+-------
+>>> import numpy as np
+>>> from spectral_physics.analysis.claims import seed_interval, verdict
+>>> mean, lower, upper, n = seed_interval(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+>>> round(mean, 3), round(lower, 3), round(upper, 3), n
+(3.0, 1.037, 4.963, 5)
+>>> verdict(lower, upper, side=+1, reference=0.0)
+'supported'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ._xr import cf, provenance_attrs
+from .rmt import R_GOE, R_POISSON
+
+__all__ = ["LEVEL", "Claim", "seed_interval", "verdict", "claims", "claims_table", "write_claims"]
+
+#: confidence level of every interval
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim and its per-seed values.
+
+    ``values`` has one entry per seed (NaN for a seed that gave none); the claim is that
+    their mean lies on side ``side`` of ``reference``.
+    """
+
+    key: str
+    step: str
+    statement: str
+    quantity: str
+    values: np.ndarray
+    side: int = 0
+    reference: float = 0.0
+    source: str = ""
+
+
+def seed_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float, int]:
+    """Mean of per-seed values and its Student-t interval.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_seeds,)
+        NaN entries are dropped.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    mean, lower, upper : float
+        ``lower = upper = nan`` with fewer than two values.
+    n : int
+        Values used.
+    """
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    n = int(v.size)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    mean = float(v.mean())
+    if n < 2:
+        return mean, float("nan"), float("nan"), n
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half, n
+
+
+def verdict(lower: float, upper: float, side: int, reference: float = 0.0) -> str:
+    """The module's rule: where the interval ``[lower, upper]`` lies relative to ``reference``."""
+    if side == 0:
+        return "measured"
+    if not (np.isfinite(lower) and np.isfinite(upper)):
+        return "inconclusive"
+    lo, hi = (lower - reference, upper - reference) if side > 0 else (reference - upper, reference - lower)
+    return "supported" if lo > 0 else "contradicted" if hi < 0 else "inconclusive"
+
+
+# --------------------------------------------------------------------------------------
+# The claims of each step
+# --------------------------------------------------------------------------------------
+
+
+def _v(da: xr.DataArray) -> np.ndarray:
+    return np.asarray(da.values, dtype=np.float64).ravel()
+
+
+def _eigen_claims(h: xr.Dataset | None, rel: xr.Dataset | None, es: xr.Dataset | None) -> list[Claim]:
+    out: list[Claim] = []
+    if h is not None:
+        h0 = h.isel(layer=0) if "layer" in h.dims else h
+        out += [
+            Claim("eigen_accuracy", "homeostasis", "Training only the eigenvalues (eigen) reaches a useful accuracy",
+                  "test accuracy", _v(h0.baseline_accuracy), 0, 0.0, "G21; C21"),
+            Claim("homeostasis_cv", "homeostasis",
+                  "Trained eigenvalues narrow the spread of activity across hidden nodes",
+                  "activity CV trained - frozen (eigenvalues reset)", _v(h0.cv_difference), -1, 0.0,
+                  "C21 (homeostatic analogue); docs/design.md §1.3"),
+            Claim("homeostasis_gain_drive", "homeostasis",
+                  "After training, a node's gain falls with its drive (homeostatic gain)",
+                  "Spearman rho(drive, gain), trained", _v(h0.drive_gain_spearman.sel(state="trained")), -1, 0.0,
+                  "C21 (homeostatic analogue)"),
+            Claim("homeostasis_gain_drive_change", "homeostasis",
+                  "Training turns the gain-drive correlation towards negative",
+                  "rho trained - rho initial",
+                  _v(h0.drive_gain_spearman.sel(state="trained") - h0.drive_gain_spearman.sel(state="initial")),
+                  -1, 0.0, "C21 (homeostatic analogue)"),
+            Claim("silence_inputs", "homeostasis",
+                  "Inputs with |lam_in| near 0 are irrelevant: silencing them costs less than silencing as many "
+                  "random inputs", "accuracy drop, silenced - random",
+                  _v(h.silence_inputs_acc_drop - h.random_inputs_acc_drop), -1, 0.0, "C21; B22"),
+            Claim("silence_nodes_lam_out", "homeostasis",
+                  "Hidden nodes with |lam_out| near 0 are irrelevant: silencing them costs less than as many random",
+                  "accuracy drop, silenced - random",
+                  _v((h0.silence_nodes_acc_drop - h0.random_nodes_acc_drop).sel(criterion="lam_out")), -1, 0.0,
+                  "B22"),
+        ]
+    if rel is not None:
+        dev = np.abs(rel.input_relevance - 1.0)
+        std = rel.pixel_std
+        const = std == 0
+        corr = [float(np.corrcoef(_v(dev.isel(seed=s))[~_v(const).astype(bool)],
+                                  _v(std)[~_v(const).astype(bool)])[0, 1]) for s in range(rel.sizes["seed"])]
+        out += [
+            Claim("relevance_constant_pixels", "relevance",
+                  "Pixels that never vary get no gradient: their lam_in keeps its initial value 1",
+                  "max |lam_in - 1| over constant pixels", _v(dev.where(const).max(("row", "col"))), 0, 0.0, "C21"),
+            Claim("relevance_std", "relevance", "lam_in of the first layer marks the pixels that carry information",
+                  "Pearson r(|lam_in - 1|, pixel std), varying pixels", np.array(corr), +1, 0.0, "C21"),
+        ]
+    if es is not None:
+        e0 = es.isel(layer=0)
+        out += [
+            Claim("eigenstats_lam_in_r", "eigenstats",
+                  "Trained lam_in keeps uncorrelated (Poisson) level statistics: no GOE level repulsion",
+                  f"<r> of trained lam_in, first layer (Poisson {R_POISSON:.3f})",
+                  _v(e0.lam_in_r.sel(source="trained")), -1, R_GOE, "docs/design.md §5"),
+            Claim("eigenstats_mp", "eigenstats",
+                  "Training moves the first layer's weight spectrum away from Marchenko-Pastur",
+                  "MP KS distance, trained - random null", _v(e0.mp_ks.sel(source="trained")
+                                                              - e0.mp_ks.sel(source="random")), +1, 0.0,
+                  "docs/design.md §5"),
+        ]
+    return out
+
+
+def _last_epoch(da: xr.DataArray) -> xr.DataArray:
+    return da.isel(epoch=-1) if "epoch" in da.dims else da
+
+
+def _sparse_claims(ds: xr.Dataset) -> list[Claim]:
+    acc = _last_epoch(ds.test_accuracy)
+    out = []
+    for train in [t for t in ("qr", "spectral") if t in acc.train.values]:
+        for d in acc.density.values:
+            if d >= 1:
+                continue
+            diff = acc.sel(train=train, density=d) - acc.sel(train="direct", density=d)
+            out.append(Claim(f"sparse_{train}_d{d:g}", "sparse",
+                             f"Sparse spectral ({train}) training beats sparse direct training at {d:.0%} of weights "
+                             "kept", "final test accuracy, spectral - direct", _v(diff), +1, 0.0, "C21"))
+    return out
+
+
+def _as_dims(ds: xr.Dataset, names: tuple[str, ...]) -> xr.Dataset:
+    """Scalar coordinates (one activation, one width) as length-1 dimensions."""
+    for n in names:
+        if n in ds.coords and n not in ds.dims:
+            ds = ds.expand_dims(n)
+    return ds
+
+
+def _pruning_claims(ds: xr.Dataset) -> list[Claim]:
+    ds = _as_dims(ds, ("activation", "hidden"))
+    out = []
+    post = ds.get("post_accuracy")
+    fil = ds.get("filter_accuracy")
+    for name in ds.dataset.values:
+        for act in ds.activation.values:
+            for h in ds.hidden.values:
+                where = f"{name}, {act}, {int(h)} hidden"
+                if post is not None:
+                    p = post.sel(dataset=name, activation=act, hidden=h)
+                    eig = p.sel(curve="spectral: eigenvalue")
+                    for f in (0.5, 0.7, 0.9):
+                        if f not in p.fraction_removed.values:
+                            continue
+                        for other, text, src in [("direct: connectivity", "the direct network pruned by incoming "
+                                                  "connectivity", "B22 Fig. 3"),
+                                                 ("spectral: random", "random removal from the same network",
+                                                  "control")]:
+                            if other in p.curve.values:
+                                out.append(Claim(
+                                    f"prune_eig_vs_{other.split(': ')[0]}_{other.split(': ')[1]}_{name}_{act}_{f:g}",
+                                    "pruning", f"Removing {f:.0%} of hidden nodes by |eigenvalue| keeps more accuracy "
+                                    f"than {text} ({where})", "test accuracy, eigenvalue - other",
+                                    _v(eig.sel(fraction_removed=f) - p.sel(curve=other, fraction_removed=f)),
+                                    +1, 0.0, src))
+                    base = eig.sel(fraction_removed=0.0)
+                    kept = (eig >= base - 0.01) & (eig.fraction_removed > 0)
+                    largest = xr.where(kept, eig.fraction_removed, 0.0).max("fraction_removed")
+                    out.append(Claim(f"prune_unchanged_{name}_{act}", "pruning",
+                                     f"Performance virtually unchanged after spectral pruning ({where})",
+                                     "largest fraction removed with accuracy within 0.01 of unpruned",
+                                     _v(largest), 0, 0.0, "B22 abstract"))
+                if fil is not None:
+                    q = fil.sel(dataset=name, activation=act, hidden=h)
+                    for f in (0.5, 0.7, 0.9):
+                        if f in q.filter_fraction.values and "filter: random" in q.filter_curve.values:
+                            out.append(Claim(
+                                f"filter_eig_vs_random_{name}_{act}_{f:g}", "pruning",
+                                f"The pre-training filter by |eigenvalue| beats random removal at {f:.0%} ({where})",
+                                "test accuracy after retraining, eigenvalue - random",
+                                _v(q.sel(filter_fraction=f, filter_curve="filter: eigenvalue")
+                                   - q.sel(filter_fraction=f, filter_curve="filter: random")), +1, 0.0, "B22"))
+    return out
+
+
+#: wirings found without labels (SNIP uses labels; dense is not sparse)
+_LABEL_FREE = ("random", "scaled-random", "magnitude", "global-magnitude", "logit-snip")
+
+
+def _ntt_claims(ds: xr.Dataset) -> list[Claim]:
+    acc = ds.test_accuracy
+    base = [w for w in _LABEL_FREE if w in acc.wiring.values]
+    out = []
+    for name in acc.dataset.values:
+        for ntt in [w for w in ("ntt", "ntt-global") if w in acc.wiring.values]:
+            for d in acc.density.values:
+                a = acc.sel(dataset=name, density=d)
+                best = a.sel(wiring=base).max("wiring")
+                out.append(Claim(f"{ntt}_{name}_d{d:g}", "ntt",
+                                 f"NTT ({ntt}) beats every label-free baseline at {d:.0%} density ({name})",
+                                 "test accuracy, NTT - best label-free baseline", _v(a.sel(wiring=ntt) - best),
+                                 +1, 0.0, "LZ20"))
+    return out
+
+
+def _presets_claims(ds: xr.Dataset) -> list[Claim]:
+    acc, rel = ds.test_accuracy, ds.relative_accuracy
+    trains = list(acc.train.values)
+    top = acc.hidden.values.max()
+    out = []
+    if "eigen" in trains and "eigen-out" in trains:
+        for h in acc.hidden.values:
+            out.append(Claim(f"eigen_vs_eigen_out_h{int(h)}", "presets_sweep",
+                             f"Training both eigenvalue sets beats lam_out alone ({int(h)} hidden)",
+                             "test accuracy, eigen - eigen-out",
+                             _v(acc.sel(train="eigen", hidden=h) - acc.sel(train="eigen-out", hidden=h)), +1, 0.0,
+                             "C21"))
+    for train, side, text, src in [("eigen", 0, "Eigenvalue-only training approaches direct accuracy", "G21; C21"),
+                                   ("qr", +1, "A decomposition of phi (qr) reaches 0.99 of direct accuracy", "C21"),
+                                   ("spectral", +1, "Training phi and both eigenvalue sets matches direct", "C21")]:
+        if train in trains:
+            out.append(Claim(f"relative_{train}_h{int(top)}", "presets_sweep", f"{text} ({int(top)} hidden)",
+                             "test accuracy relative to direct", _v(rel.sel(train=train, hidden=top)), side,
+                             0.99 if side else 0.0, src))
+    return out
+
+
+#: data step -> claim builder (the eigenvalue steps are read together)
+_BUILDERS: dict[str, Callable[[xr.Dataset], list[Claim]]] = {
+    "sparse": _sparse_claims, "pruning": _pruning_claims, "ntt": _ntt_claims, "presets_sweep": _presets_claims}
+
+
+def claims(data_dir: str | os.PathLike, level: float = LEVEL) -> xr.Dataset:
+    """Every claim the Datasets in ``data_dir`` test, with its interval and verdict.
+
+    Parameters
+    ----------
+    data_dir : path
+        The ``data/`` folder of a reproduce work folder (for example
+        ``results/paper/data``).
+    level : float
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dim ``claim`` (the claim keys); ``mean``, ``lower``, ``upper``, ``n_seeds``,
+        ``reference``, ``side``, and the strings ``verdict``, ``step``, ``statement``,
+        ``quantity`` and ``source``; attribute ``missing_steps`` (the steps whose Dataset
+        is not there) and provenance.
+    """
+    from . import read_netcdf
+
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"{data_dir} is not a folder of reproduce Datasets")
+
+    def load(name: str) -> xr.Dataset | None:
+        p = data_dir / f"{name}.nc"
+        return read_netcdf(p) if p.is_file() else None
+
+    loaded = {n: load(n) for n in ("homeostasis", "relevance", "eigenstats", *_BUILDERS)}
+    rows = _eigen_claims(loaded["homeostasis"], loaded["relevance"], loaded["eigenstats"])
+    for name, build in _BUILDERS.items():
+        if loaded[name] is not None:
+            rows += build(loaded[name])
+    stats = [seed_interval(c.values, level) for c in rows]
+    keys = [c.key for c in rows]
+
+    def var(values, dtype, long_name, units="1"):
+        da = xr.DataArray(np.array(values, dtype=dtype), dims="claim")
+        if dtype is object:  # labels: no units
+            return da.assign_attrs(long_name=long_name)
+        return cf(da, long_name, units)
+
+    ds = xr.Dataset(
+        {
+            "mean": var([s[0] for s in stats], float, "mean over seeds"),
+            "lower": var([s[1] for s in stats], float, f"lower bound of the {level:.0%} Student-t interval"),
+            "upper": var([s[2] for s in stats], float, f"upper bound of the {level:.0%} Student-t interval"),
+            "n_seeds": var([s[3] for s in stats], int, "seeds with a value", "1"),
+            "reference": var([c.reference for c in rows], float, "value the claim compares with"),
+            "side": var([c.side for c in rows], int, "claimed side of the reference (+1 above, -1 below, 0 none)",
+                        "1"),
+            "verdict": var([verdict(s[1], s[2], c.side, c.reference) for c, s in zip(rows, stats)], object,
+                           "supported / contradicted / inconclusive / measured"),
+            "step": var([c.step for c in rows], object, "reproduce step whose Dataset holds the values"),
+            "statement": var([c.statement for c in rows], object, "the claim"),
+            "quantity": var([c.quantity for c in rows], object, "what is measured once per seed"),
+            "source": var([c.source for c in rows], object, "where the claim comes from"),
+        },
+        coords={"claim": np.array(keys, dtype=object)},
+    )
+    missing = [n for n, v in loaded.items() if v is None]
+    ds.attrs.update(provenance_attrs(analysis="claims", level=level, data_dir=str(data_dir),
+                                     missing_steps=", ".join(missing) if missing else "none"))
+    return ds
+
+
+def claims_table(ds: xr.Dataset, digits: int = 3) -> str:
+    """The claims of :func:`claims` as a Markdown table (one row per claim)."""
+    lines = ["| claim | quantity (per seed) | mean [95 % interval], seeds | reference | verdict | source |",
+             "|---|---|---|---|---|---|"]
+    for k in ds.claim.values:
+        r = ds.sel(claim=k)
+        m, lo, hi = (float(r[v]) for v in ("mean", "lower", "upper"))
+        interval = f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if np.isfinite(lo) else f"{m:.{digits}f}"
+        side = int(r.side)
+        ref = "" if side == 0 else f"{'>' if side > 0 else '<'} {float(r.reference):g}"
+        cells = [r.statement.item(), r.quantity.item(), f"{interval}, n = {int(r.n_seeds)}", ref, r.verdict.item(),
+                 r.source.item()]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+
+def write_claims(data_dir: str | os.PathLike, out: str | os.PathLike) -> dict[str, Path]:
+    """:func:`claims` of ``data_dir`` written to ``out/claims.nc`` and ``out/claims.md`` (the table).
+
+    Returns the two paths, by ``"netcdf"`` and ``"markdown"``.
+    """
+    from spectral_physics.atomic import write_text_atomic
+
+    from ._xr import write_netcdf
+
+    ds = claims(data_dir)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"netcdf": out / "claims.nc", "markdown": out / "claims.md"}
+    write_netcdf(ds, paths["netcdf"])
+    head = f"Steps whose Datasets are missing: {ds.attrs['missing_steps']}.\n\n"
+    write_text_atomic(paths["markdown"], head + claims_table(ds))
+    return paths

@@ -1,0 +1,76 @@
+"""The claims table: Student-t intervals over seeds, one verdict rule, claims built from Datasets.
+
+Known answers: the interval of 1..5 (t(0.975, 4) = 2.776), each verdict from an interval
+placed by hand, and claims computed from small Datasets whose differences are set.
+"""
+
+import numpy as np
+import pytest
+import xarray as xr
+from spectral_physics.analysis import write_netcdf
+from spectral_physics.analysis.claims import claims, claims_table, seed_interval, verdict, write_claims
+
+
+def test_seed_interval_known_answer():
+    mean, lo, hi, n = seed_interval(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    half = 2.7764451051977987 * np.std([1, 2, 3, 4, 5], ddof=1) / np.sqrt(5)
+    assert (mean, n) == (3.0, 5) and lo == pytest.approx(3 - half, rel=1e-12) and hi == pytest.approx(3 + half)
+    m, lo, hi, n = seed_interval(np.array([2.0, np.nan, 4.0]), level=0.5)  # NaN seeds dropped
+    assert (m, n) == (3.0, 2) and hi - m == pytest.approx(1.0 * np.sqrt(2) / np.sqrt(2))  # t(0.75, 1) = 1
+    m, lo, hi, n = seed_interval(np.array([0.7]))
+    assert m == 0.7 and n == 1 and np.isnan(lo) and np.isnan(hi)
+    assert seed_interval(np.array([]))[3] == 0
+
+
+@pytest.mark.parametrize("lower, upper, side, reference, want", [
+    (0.1, 0.3, +1, 0.0, "supported"), (-0.3, -0.1, +1, 0.0, "contradicted"), (-0.1, 0.3, +1, 0.0, "inconclusive"),
+    (0.40, 0.50, -1, 0.53, "supported"), (0.55, 0.60, -1, 0.53, "contradicted"), (0.50, 0.56, -1, 0.53,
+                                                                                 "inconclusive"),
+    (np.nan, np.nan, +1, 0.0, "inconclusive"), (0.1, 0.2, 0, 0.0, "measured")])
+def test_verdict_rule(lower, upper, side, reference, want):
+    assert verdict(lower, upper, side, reference) == want
+
+
+def _sparse(diff_qr: list[float]) -> xr.Dataset:
+    """A sparse Dataset: direct 0.8 everywhere, qr = direct + diff_qr (per seed) at density 0.1, spectral = direct."""
+    acc = np.full((2, 3, 2, len(diff_qr)), 0.8)  # density, train, epoch, seed
+    acc[0, 2, -1] += diff_qr
+    return xr.Dataset({"test_accuracy": (("density", "train", "epoch", "seed"), acc)},
+                      coords={"density": [0.1, 1.0], "train": ["direct", "spectral", "qr"], "epoch": [1, 2],
+                              "seed": np.arange(len(diff_qr))})
+
+
+def test_claims_from_datasets(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_netcdf(_sparse([0.05, 0.06, 0.04, 0.05, 0.05]), data / "sparse.nc")
+    acc = np.zeros((1, 4, 2, 3))  # dataset, wiring, density, seed
+    acc[0, 0] = [[0.70, 0.71, 0.69], [0.60, 0.605, 0.595]]  # ntt
+    acc[0, 1] = [[0.80, 0.81, 0.79], [0.50, 0.50, 0.50]]  # random
+    acc[0, 2] = [[0.60, 0.60, 0.60], [0.55, 0.56, 0.54]]  # logit-snip
+    acc[0, 3] = 0.99  # snip uses labels: not a baseline of the claim
+    write_netcdf(xr.Dataset({"test_accuracy": (("dataset", "wiring", "density", "seed"), acc)},
+                            coords={"dataset": ["mnist"], "wiring": ["ntt", "random", "logit-snip", "snip"],
+                                    "density": [0.1, 0.01], "seed": [0, 1, 2]}), data / "ntt.nc")
+    ds = claims(data)
+    assert ds.attrs["missing_steps"] == "homeostasis, relevance, eigenstats, pruning, presets_sweep"
+    assert list(ds.claim.values) == ["sparse_qr_d0.1", "sparse_spectral_d0.1", "ntt_mnist_d0.1", "ntt_mnist_d0.01"]
+    qr = ds.sel(claim="sparse_qr_d0.1")
+    assert float(qr["mean"]) == pytest.approx(0.05) and int(qr.n_seeds) == 5 and qr.verdict.item() == "supported"
+    # spectral equals direct in every seed: a zero-width interval at the reference
+    assert ds.sel(claim="sparse_spectral_d0.1").verdict.item() == "inconclusive"
+    # NTT minus the best label-free baseline (random at 10 %, logit-snip at 1 %), SNIP ignored
+    assert float(ds.sel(claim="ntt_mnist_d0.1")["mean"]) == pytest.approx(-0.10)
+    assert ds.sel(claim="ntt_mnist_d0.1").verdict.item() == "contradicted"
+    assert float(ds.sel(claim="ntt_mnist_d0.01")["mean"]) == pytest.approx(0.05)
+    assert ds.sel(claim="ntt_mnist_d0.01").verdict.item() == "supported"
+    table = claims_table(ds)
+    assert table.count("\n") == 2 + 4 and "0.050 [" in table and "| > 0 | supported | C21 |" in table
+    paths = write_claims(data, tmp_path / "out")
+    assert xr.open_dataset(paths["netcdf"]).verdict.values.tolist() == ds.verdict.values.tolist()
+    assert paths["markdown"].read_text().endswith(table)
+
+
+def test_claims_need_a_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        claims(tmp_path / "nothing")
