@@ -150,14 +150,16 @@ def _eigen_claims(h: xr.Dataset | None, rel: xr.Dataset | None, es: xr.Dataset |
         ]
     if rel is not None:
         dev = np.abs(rel.input_relevance - 1.0)
-        std = rel.pixel_std
-        const = std == 0
-        corr = [float(np.corrcoef(_v(dev.isel(seed=s))[~_v(const).astype(bool)],
-                                  _v(std)[~_v(const).astype(bool)])[0, 1]) for s in range(rel.sizes["seed"])]
+        std = rel.pixel_std.broadcast_like(dev)
+        pixels = [d for d in dev.dims if d != "seed"]  # (row, col) for images, else (input,)
+        corr = []
+        for s in range(rel.sizes["seed"]):
+            d, x = _v(dev.isel(seed=s)), _v(std.isel(seed=s))
+            corr.append(float(np.corrcoef(d[x > 0], x[x > 0])[0, 1]) if (x > 0).sum() > 1 else np.nan)
         out += [
             Claim("relevance_constant_pixels", "relevance",
                   "Pixels that never vary get no gradient: their lam_in keeps its initial value 1",
-                  "max |lam_in - 1| over constant pixels", _v(dev.where(const).max(("row", "col"))), 0, 0.0, "C21"),
+                  "max |lam_in - 1| over constant pixels", _v(dev.where(std == 0).max(pixels)), 0, 0.0, "C21"),
             Claim("relevance_std", "relevance", "lam_in of the first layer marks the pixels that carry information",
                   "Pearson r(|lam_in - 1|, pixel std), varying pixels", np.array(corr), +1, 0.0, "C21"),
         ]
@@ -196,10 +198,12 @@ def _sparse_claims(ds: xr.Dataset) -> list[Claim]:
 
 
 def _as_dims(ds: xr.Dataset, names: tuple[str, ...]) -> xr.Dataset:
-    """Scalar coordinates (one activation, one width) as length-1 dimensions."""
+    """One activation or width as a length-1 dimension (a scalar coordinate, an attribute or unknown)."""
     for n in names:
         if n in ds.coords and n not in ds.dims:
             ds = ds.expand_dims(n)
+        elif n not in ds.coords:
+            ds = ds.expand_dims({n: [ds.attrs.get(n, "?")]})
     return ds
 
 
@@ -211,7 +215,7 @@ def _pruning_claims(ds: xr.Dataset) -> list[Claim]:
     for name in ds.dataset.values:
         for act in ds.activation.values:
             for h in ds.hidden.values:
-                where = f"{name}, {act}, {int(h)} hidden"
+                where = f"{name}, {act}, {h} hidden"
                 if post is not None:
                     p = post.sel(dataset=name, activation=act, hidden=h)
                     eig = p.sel(curve="spectral: eigenvalue")

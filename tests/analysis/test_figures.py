@@ -502,14 +502,15 @@ def test_step_pruning_passes_the_schedule(which, monkeypatch, tmp_path):
     seen = {}
 
     def fake(config, results_dir, **kw):
-        seen["config"] = config
+        seen["config"], seen["kw"] = config, kw
         return xr.Dataset()
 
     monkeypatch.setattr(pm, "pruning_experiment", fake)
     monkeypatch.setattr(rp, "write_netcdf", lambda ds, path: None)
     sch = getattr(rp, which)
-    rp._step_pruning({"schedule": sch, "out": tmp_path, "data_root": None, "inner_progress": False},
-                     tmp_path / "pruning.nc")
+    rp._step_pruning({"schedule": sch, "out": tmp_path, "data_root": None, "inner_progress": False, "workers": 3,
+                      "scheduler": None}, tmp_path / "pruning.nc")
+    assert seen["kw"]["workers"] == 3 and seen["kw"]["scheduler"] is None  # reproduce's pool
     c = seen["config"]
     p = sch["pruning"]
     assert list(c.activations) == (p["activations"] if "activations" in p else [p["activation"]])
