@@ -128,7 +128,9 @@ def _redraw(args) -> int:
                                    ("--blas-threads", args.blas_threads is not None)] if on]
     if clash:
         raise CLIError(f"--from draws from Datasets on disk and computes nothing; drop {', '.join(clash)}")
-    if args.out is not None:
+    if args.out is None:  # figures go into the folder read
+        check_output_dir(args.source, "--from")
+    else:
         check_output_dir(args.out, "--out")
     try:
         rep = redraw(args.source, out=args.out, only=args.only, quick=args.quick, progress=not args.no_progress)

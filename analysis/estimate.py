@@ -27,7 +27,9 @@ from .reproduce import (
     DEFAULT_BLAS_THREADS,
     FULL,
     QUICK,
+    STORE_DIRS,
     _blas_limits,
+    experiment_config,
     plan,
     schedule_label,
     work_dir,
@@ -390,7 +392,7 @@ def _pooled(cal: _Calibration, ctx: dict[str, Any], runs_s: Mapping[str, float],
     """
     names = sorted(set(names))
     loaded = set(ctx["loaded"])
-    done = set(store.finished()) if store is not None and ctx.get("work") is not None else set()
+    done = set(store.finished()) if store is not None else set()
 
     def wall(seconds: list[float]) -> tuple[float, float, int, float]:
         n_pool = min(int(ctx["workers"]), len(seconds))
@@ -411,11 +413,9 @@ def _pooled(cal: _Calibration, ctx: dict[str, Any], runs_s: Mapping[str, float],
                    "remaining_seconds": remaining}
 
 
-def _store(ctx: dict[str, Any], folder: str, fingerprint: str, **kw: Any) -> Any:
-    """The run store a step keeps under the work folder (``None`` without one)."""
-    from .sweep.store import RunStore
-
-    return None if ctx.get("work") is None else RunStore(ctx["work"] / folder, fingerprint=fingerprint, **kw)
+def _store(ctx: dict[str, Any], step: str, config: Any) -> Any:
+    """The run store experiment ``step`` keeps under the work folder (``None`` without one)."""
+    return None if ctx.get("work") is None else config.store(ctx["work"] / STORE_DIRS[step])
 
 
 def _est_presets_sweep(cal, sch, ctx):
@@ -441,24 +441,15 @@ def _est_presets_sweep(cal, sch, ctx):
         eval_s += ev
         points_s.append(steps * step + ev)
     names = sorted({p.params["dataset"] for p in points})
-    store = None if ctx.get("work") is None else sweep_store(spec, ctx["work"] / "sweeps" / "presets")
+    store = None if ctx.get("work") is None else sweep_store(spec, ctx["work"] / STORE_DIRS["presets_sweep"])
     total, pool = _pooled(cal, ctx, {_point_key(p.index): t for p, t in zip(points, points_s)}, names, store)
     return len(points) * e, total, {"train": train_s, "evaluation": eval_s, **pool, "points": len(points)}
 
 
 def _est_pruning(cal, sch, ctx):
-    from .experiments.pruning import PruningConfig, pruning_runs
+    from .experiments.pruning import pruning_runs
 
-    f = sch["filter"]
-    # as _step_pruning reads the schedule
-    acts = sch["activations"] if "activations" in sch else [sch["activation"]]
-    extra = {"post_curves": sch["post_curves"]} if "post_curves" in sch else {}
-    cfg = PruningConfig(datasets=sch["datasets"], activations=acts, hidden=[sch["hidden"]],
-                        seeds=sch["seeds"], epochs=sch["epochs"], lr=sch["lr"], init=sch["init"],
-                        fraction_step=sch["fraction_step"], filter_seeds=f["seeds"],
-                        filter_eigen_epochs=f["eigen_epochs"], filter_full_epochs=f["full_epochs"],
-                        filter_lr=f["lr"], filter_fractions=f["fractions"], filter_rankings=f["rankings"],
-                        n_train=sch["subset"], n_test=sch["n_test"], **extra)
+    cfg = experiment_config("pruning", {"pruning": sch})
     n_fr = int(round(1 / cfg.fraction_step)) + 1
     e = len(cfg.seeds)
     members = e if e > 1 else None
@@ -506,8 +497,9 @@ def _est_pruning(cal, sch, ctx):
                     train_s, eval_s = train_s + tr_s, eval_s + ev_s
                     runs_s.append(tr_s + ev_s)
     keys = list(pruning_runs(cfg))
-    assert len(keys) == len(runs_s), (keys, runs_s)  # one prediction per task, in pruning_runs' order
-    store = _store(ctx, "parts/pruning", cfg.fingerprint(), kind="netcdf")
+    if len(keys) != len(runs_s):  # one prediction per task, in pruning_runs' order
+        raise RuntimeError(f"pruning estimate: {len(runs_s)} predictions for {len(keys)} tasks")
+    store = _store(ctx, "pruning", cfg)
     total, pool = _pooled(cal, ctx, dict(zip(keys, runs_s)), cfg.datasets, store)
     return runs, total, {"train": train_s, "evaluation": eval_s, "pruning_evaluations": prune_s, **pool}
 
@@ -533,7 +525,7 @@ def _est_sparse(cal, sch, ctx):
                                         activation=cfg.activation)
         train_s, ev = train_s + steps * step, ev + one_ev
         runs_s.append(steps * step + one_ev)
-    store = _store(ctx, "parts/sparse", cfg.fingerprint(), kind="netcdf")
+    store = _store(ctx, "sparse", cfg)
     total, pool = _pooled(cal, ctx, dict(zip(tasks, runs_s)), [cfg.dataset], store)
     return len(tasks) * e, total, {"train": train_s, "evaluation": ev, **pool}
 
@@ -564,7 +556,7 @@ def _est_ntt_step(cal, sch, ctx):
         one_eval = (cfg.epochs + 1) * _est_eval(cal, sizes=sizes, members=None, n=t)
         ntt_s, train_s, eval_s = ntt_s + one_ntt, train_s + one_train, eval_s + one_eval
         runs_s.append(one_ntt + one_train + one_eval)
-    store = _store(ctx, "parts/ntt", cfg.fingerprint(), kind="json")
+    store = _store(ctx, "ntt", cfg)
     total, pool = _pooled(cal, ctx, dict(zip(tasks, runs_s)), cfg.datasets, store)
     return len(tasks), total, {"ntt": ntt_s, "train": train_s, "evaluation": eval_s, **pool,
                                "ntt_steps_each": cfg.ntt_steps, "batch": batch}

@@ -65,6 +65,8 @@ __all__ = [
     "FIGURES",
     "Step",
     "DEFAULT_BLAS_THREADS",
+    "STORE_DIRS",
+    "experiment_config",
     "plan",
     "redraw",
     "reproduce",
@@ -254,43 +256,65 @@ def _step_presets_sweep(ctx: dict[str, Any], path: Path) -> None:
     spec = copy.deepcopy(ctx["schedule"]["presets_sweep"])
     if ctx["data_root"]:
         spec["data_root"] = str(ctx["data_root"])
-    run_sweep(spec, ctx["out"] / "sweeps" / "presets", out=path, resume=True, **_pool(ctx),
+    run_sweep(spec, ctx["out"] / STORE_DIRS["presets_sweep"], out=path, resume=True, **_pool(ctx),
               progress=ctx["inner_progress"], blas_threads=ctx.get("blas_threads"))
 
 
-def _step_pruning(ctx: dict[str, Any], path: Path) -> None:
-    from .experiments.pruning import PruningConfig, pruning_experiment
+#: where each grid step keeps its run store, inside the work folder
+STORE_DIRS = {"presets_sweep": "sweeps/presets", "pruning": "parts/pruning", "sparse": "parts/sparse",
+              "ntt": "parts/ntt"}
 
-    sch = ctx["schedule"]["pruning"]
-    f = sch["filter"]
-    # "activations" (a list) or "activation" (one); "post_curves" optional (PruningConfig's default)
-    acts = sch["activations"] if "activations" in sch else [sch["activation"]]
-    extra = {"post_curves": sch["post_curves"]} if "post_curves" in sch else {}
-    config = PruningConfig(
-        datasets=sch["datasets"], activations=acts, hidden=[sch["hidden"]], seeds=sch["seeds"],
-        epochs=sch["epochs"], lr=sch["lr"], init=sch["init"], fraction_step=sch["fraction_step"],
+
+def experiment_config(step: str, sch: Mapping[str, Any]):
+    """The configuration of experiment step ``step`` (``sparse``, ``pruning``, ``ntt``) in schedule ``sch``.
+
+    The pruning entry of a schedule is laid out for reading (``activations`` or one
+    ``activation``, a ``filter`` block, optional ``post_curves``); the others are the
+    configuration's fields.
+    """
+    from .experiments.ntt import NTTConfig
+    from .experiments.pruning import PruningConfig
+    from .experiments.sparse import SparseConfig
+
+    part = sch[step]
+    if step == "sparse":
+        return SparseConfig.from_dict(part)
+    if step == "ntt":
+        return NTTConfig.from_dict(part)
+    if step != "pruning":
+        raise ValueError(f"not an experiment step: {step!r}")
+    f = part["filter"]
+    acts = part["activations"] if "activations" in part else [part["activation"]]
+    extra = {"post_curves": part["post_curves"]} if "post_curves" in part else {}
+    return PruningConfig(
+        datasets=part["datasets"], activations=acts, hidden=[part["hidden"]], seeds=part["seeds"],
+        epochs=part["epochs"], lr=part["lr"], init=part["init"], fraction_step=part["fraction_step"],
         filter_seeds=f["seeds"], filter_eigen_epochs=f["eigen_epochs"], filter_full_epochs=f["full_epochs"],
         filter_lr=f["lr"], filter_fractions=f["fractions"], filter_rankings=f["rankings"],
-        n_train=sch["subset"], n_test=sch["n_test"], **extra)
-    ds = pruning_experiment(config, ctx["out"] / "parts" / "pruning", data_root=ctx["data_root"],
-                            progress=ctx["inner_progress"], **_pool(ctx))
+        n_train=part["subset"], n_test=part["n_test"], **extra)
+
+
+def _step_experiment(step: str, ctx: dict[str, Any], path: Path) -> None:
+    from .experiments.ntt import ntt_comparison
+    from .experiments.pruning import pruning_experiment
+    from .experiments.sparse import sparse_vs_direct
+
+    run = {"sparse": sparse_vs_direct, "pruning": pruning_experiment, "ntt": ntt_comparison}[step]
+    ds = run(experiment_config(step, ctx["schedule"]), ctx["out"] / STORE_DIRS[step], data_root=ctx["data_root"],
+             progress=ctx["inner_progress"], **_pool(ctx))
     write_netcdf(ds, path)
+
+
+def _step_pruning(ctx: dict[str, Any], path: Path) -> None:
+    _step_experiment("pruning", ctx, path)
 
 
 def _step_sparse(ctx: dict[str, Any], path: Path) -> None:
-    from .experiments.sparse import sparse_vs_direct
-
-    ds = sparse_vs_direct(ctx["schedule"]["sparse"], ctx["out"] / "parts" / "sparse", data_root=ctx["data_root"],
-                          progress=ctx["inner_progress"], **_pool(ctx))
-    write_netcdf(ds, path)
+    _step_experiment("sparse", ctx, path)
 
 
 def _step_ntt(ctx: dict[str, Any], path: Path) -> None:
-    from .experiments.ntt import ntt_comparison
-
-    ds = ntt_comparison(ctx["schedule"]["ntt"], ctx["out"] / "parts" / "ntt", data_root=ctx["data_root"],
-                        progress=ctx["inner_progress"], **_pool(ctx))
-    write_netcdf(ds, path)
+    _step_experiment("ntt", ctx, path)
 
 
 def _step_eigen_net(ctx: dict[str, Any], path: Path) -> None:
@@ -416,14 +440,8 @@ def work_dir(out: str | os.PathLike, label: str) -> Path:
     out = Path(out)
     if label == "custom":
         return out
-    legacy = out / "data" / "schedule.json"
-    if legacy.is_file() and not (out / label).exists():
-        try:
-            old = json.loads(legacy.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if isinstance(old, dict) and old.get("label") == label:
-            return out
+    if not (out / label).exists() and _recorded_schedule(out / "data").get("label") == label:
+        return out
     return out / label
 
 
@@ -439,10 +457,7 @@ def _check_schedule(data_dir: Path, sch: Mapping[str, Any], label: str) -> None:
     fp = _fingerprint(sch)
     path = data_dir / "schedule.json"
     if path.exists():
-        try:
-            old = json.loads(path.read_text())
-        except ValueError:
-            old = {}
+        old = _recorded_schedule(data_dir)
         if old.get("fingerprint") != fp:
             raise ValueError(
                 f"{data_dir} holds Datasets of another schedule ({old.get('label', 'unknown')} "
@@ -561,21 +576,34 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
 def source_dir(source: str | os.PathLike, label: str = "full") -> Path:
     """The work folder of schedule ``label`` inside ``source`` (a ``--out`` of an earlier run).
 
-    ``source`` itself when it holds ``data/schedule.json`` (a ``schedule=`` run, or one laid
-    out before the per-schedule folders), else :func:`work_dir`.
+    As :func:`reproduce` finds it (:func:`work_dir`: ``source/<label>/``, or ``source``
+    itself when laid out before the per-schedule folders).
 
     Raises
     ------
     FileNotFoundError
-        When that folder holds no ``data/`` folder.
+        When that folder holds no ``data/`` folder, or Datasets of another schedule.
     """
     source = Path(source)
-    work = source if (source / "data" / "schedule.json").is_file() else work_dir(source, label)
+    work = work_dir(source, label)
+    hint = "" if label == "quick" else ", with --quick for a quick one"
     if not (work / "data").is_dir():
-        raise FileNotFoundError(
-            f"{source} holds no Datasets of the {label} schedule (looked for {work / 'data'}); "
-            f"give the --out folder of a reproduce run{'' if label == 'quick' else ', with --quick for a quick one'}")
+        raise FileNotFoundError(f"{source} holds no Datasets of the {label} schedule (looked for {work / 'data'}); "
+                                f"give the --out folder of a reproduce run{hint}")
+    recorded = _recorded_schedule(work / "data")
+    if recorded.get("label", label) != label:
+        raise FileNotFoundError(f"{work / 'data'} holds Datasets of the {recorded['label']} schedule, not the "
+                                f"{label} one{hint}")
     return work
+
+
+def _recorded_schedule(data_dir: Path) -> dict[str, Any]:
+    """``data_dir/schedule.json`` as written by reproduce; ``{}`` when missing or unreadable."""
+    try:
+        old = json.loads((data_dir / "schedule.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return old if isinstance(old, dict) else {}
 
 
 def redraw(source: str | os.PathLike, *, out: str | os.PathLike | None = None, only: Iterable[str] | None = None,
@@ -621,7 +649,7 @@ def redraw(source: str | os.PathLike, *, out: str | os.PathLike | None = None, o
     # a data-step name selects the figures drawn from it
     figures = [s for s in plan() if s.kind == "figure"
                and (only is None or s.output in only or not only.isdisjoint(s.needs))]
-    recorded = json.loads((data / "schedule.json").read_text()) if (data / "schedule.json").is_file() else {}
+    recorded = _recorded_schedule(data)
     current = QUICK if recorded.get("label", label) == "quick" else FULL
     report: dict[str, Any] = {
         "source": str(source), "work_dir": str(work),

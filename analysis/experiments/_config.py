@@ -7,7 +7,7 @@ import difflib
 import hashlib
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from spectral_physics.provenance import to_json
 
@@ -23,8 +23,13 @@ class ExperimentConfig:
     """Mixin of the experiment dataclasses: ``from_dict`` with key checks, ``to_dict``, ``fingerprint``.
 
     Subclasses are frozen dataclasses whose ``__post_init__`` calls the ``_check_*``
-    helpers, so an invalid value raises ``ValueError`` naming the field.
+    helpers, so an invalid value raises ``ValueError`` naming the field. They set
+    ``store_kind`` (how their runs are saved, see :class:`RunStore`) and ``store_label``
+    (what the fingerprint identifies, for error messages) as plain class attributes.
     """
+
+    store_kind: ClassVar[str] = "json"
+    store_label: ClassVar[str] = "configuration"
 
     @classmethod
     def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
@@ -49,6 +54,15 @@ class ExperimentConfig:
     def fingerprint(self) -> str:
         """16 hex digits identifying the configuration (its results in a run store)."""
         return hashlib.sha256(to_json({"kind": type(self).__name__, **self.to_dict()}).encode()).hexdigest()[:16]
+
+    def store(self, results_dir: Any) -> RunStore:
+        """The (unopened) run store of this configuration's runs in ``results_dir``.
+
+        One definition for the experiment that fills it and for whoever reads what is
+        done (``reproduce --estimate``).
+        """
+        return RunStore(results_dir, fingerprint=self.fingerprint(), kind=self.store_kind,
+                        manifest={"config": self.to_dict()}, label=self.store_label)
 
     # -- validation helpers (raise ValueError naming the field) --------------------------
 
@@ -94,7 +108,7 @@ class ExperimentConfig:
 
 
 def run_experiment(config: ExperimentConfig, fn: Any, tasks: dict[str, dict[str, Any]], results_dir: Any, *,
-                   kind: str, label: str, desc: str, data_root: Any = None, resume: bool = True,
+                   desc: str, data_root: Any = None, resume: bool = True,
                    overwrite: bool = False, executor: Any = None, workers: int | None = 1,
                    scheduler: str | None = None, progress: Any = True) -> dict[str, Any]:
     """Run every missing run of an experiment into its run store; the records, by run key.
@@ -105,8 +119,7 @@ def run_experiment(config: ExperimentConfig, fn: Any, tasks: dict[str, dict[str,
     """
     for t in tasks.values():
         t["data_root"] = None if data_root is None else str(data_root)
-    store = RunStore(results_dir, fingerprint=config.fingerprint(), kind=kind,
-                     manifest={"config": config.to_dict()}, label=label)
+    store = config.store(results_dir)
     with store.open(resume=resume, overwrite=overwrite):
         return run_tasks(fn, tasks, store, executor=executor, workers=workers, scheduler=scheduler,
                          progress=progress, desc=desc)

@@ -76,6 +76,9 @@ class NTTConfig(ExperimentConfig):
         Standardise inputs with the training statistics (reference NTT code).
     """
 
+    store_kind = "json"  # how its runs are saved (a plain class attribute, not a field)
+    store_label = "NTT configuration"
+
     datasets: tuple[str, ...] = ("mnist", "fashion-mnist")
     densities: tuple[float, ...] = (0.1, 0.03, 0.01)
     wirings: tuple[str, ...] = WIRINGS
@@ -210,7 +213,7 @@ def ntt_comparison(config: NTTConfig | dict[str, Any], results_dir: str | os.Pat
     """
     config = NTTConfig.from_dict(config)
     recs = run_experiment(config, ntt_run, ntt_runs(config), results_dir,
-        kind="json", label="NTT configuration", desc="NTT comparison",
+        desc="NTT comparison",
         data_root=data_root, resume=resume, overwrite=overwrite,
         executor=executor, workers=workers, scheduler=scheduler, progress=progress)
     names, wirings, dens, seeds = config.datasets, config.wirings, config.densities, config.seeds

@@ -59,6 +59,9 @@ class PruningConfig(ExperimentConfig):
         Training / test images used (default all).
     """
 
+    store_kind = "netcdf"  # how its runs are saved (a plain class attribute, not a field)
+    store_label = "pruning configuration"
+
     datasets: tuple[str, ...] = ("mnist", "fashion-mnist")
     activations: tuple[str, ...] = ("tanh",)
     hidden: tuple[int, ...] = (500,)
@@ -197,7 +200,7 @@ def pruning_experiment(config: PruningConfig | dict[str, Any], results_dir: str 
     """
     config = PruningConfig.from_dict(config)
     recs = run_experiment(config, pruning_run, pruning_runs(config), results_dir,
-        kind="netcdf", label="pruning configuration", desc="node pruning",
+        desc="node pruning",
         data_root=data_root, resume=resume, overwrite=overwrite,
         executor=executor, workers=workers, scheduler=scheduler, progress=progress)
     per_data = []

@@ -65,6 +65,9 @@ class SparseConfig(ExperimentConfig):
         Training images used (a subset drawn with seed 0); default all.
     """
 
+    store_kind = "netcdf"  # how its runs are saved (a plain class attribute, not a field)
+    store_label = "sparse-training configuration"
+
     sizes: tuple[int, ...] = (784, 500, 500, 10)
     densities: tuple[float, ...] = (1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.02)
     trains: tuple[str, ...] = ("direct", "spectral")
@@ -198,7 +201,7 @@ def sparse_vs_direct(config: SparseConfig | dict[str, Any], results_dir: str | o
     """
     config = SparseConfig.from_dict(config)
     parts = run_experiment(config, sparse_run, sparse_runs(config), results_dir,
-        kind="netcdf", label="sparse-training configuration", desc="sparse vs direct",
+        desc="sparse vs direct",
         data_root=data_root, resume=resume, overwrite=overwrite,
         executor=executor, workers=workers, scheduler=scheduler, progress=progress)
     # object labels: combining fixed-width strings of different widths truncates them

@@ -74,3 +74,20 @@ def test_claims_from_datasets(tmp_path):
 def test_claims_need_a_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder"):
         claims(tmp_path / "nothing")
+
+
+def test_unchanged_until_stops_at_the_first_drop():
+    from spectral_physics.analysis.claims import _unchanged_until
+
+    acc = xr.DataArray([[0.90, 0.895, 0.85, 0.895], [0.90, 0.899, 0.898, 0.70], [np.nan, 0.9, 0.9, 0.9]],
+                       dims=("seed", "fraction_removed"), coords={"fraction_removed": [0.0, 0.1, 0.2, 0.3]})
+    # seed 0: the late 0.895 at 0.3 does not count after the drop at 0.2; seed 2 has no unpruned value
+    np.testing.assert_array_equal(_unchanged_until(acc), [0.1, 0.2, np.nan])
+
+
+def test_a_dataset_of_another_layout_is_named_not_fatal(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_netcdf(xr.Dataset({"other": ("x", [1.0])}), data / "sparse.nc")
+    ds = claims(data)
+    assert ds.sizes["claim"] == 0 and ds.attrs["unreadable_steps"].startswith("sparse (AttributeError")

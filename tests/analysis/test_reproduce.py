@@ -155,6 +155,12 @@ def test_redraw_from_an_earlier_run_computes_nothing(tmp_path, spy):
     # the full schedule's Datasets are not there; the quick ones are
     with pytest.raises(FileNotFoundError, match="no Datasets of the full schedule"):
         redraw(out, out=tmp_path / "x", progress=False)
+    # an old flat folder is read for its own schedule only
+    flat = tmp_path / "flat"
+    shutil.copytree(out / "quick", flat)
+    assert rp.source_dir(flat, "quick") == flat
+    with pytest.raises(FileNotFoundError):
+        rp.source_dir(flat, "full")
     again = tmp_path / "again"
     rep = redraw(out, out=again, quick=True, progress=False)
     assert len(spy) == 1  # nothing computed
