@@ -54,7 +54,7 @@ LEVEL = 0.95
 class Claim:
     """One claim and its per-seed values.
 
-    Attributes
+    Parameters
     ----------
     key : str
         Identifier (the ``claim`` coordinate of :func:`claims`).
