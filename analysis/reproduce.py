@@ -1,5 +1,10 @@
 """The reproduction plan: every Dataset behind the paper figures, and the figures themselves.
 
+One idea: the plan and the two ways of walking it. :func:`reproduce` computes every
+missing Dataset of the plan and draws the figures; :func:`redraw` (``reproduce --from``)
+draws them from the Datasets an earlier run left, computing nothing. Both end with the
+claims table of :mod:`spectral_physics.analysis.claims`.
+
 :func:`reproduce` walks a fixed plan. Each schedule works in its own folder,
 ``<work> = <out>/quick/`` or ``<out>/full/`` (:func:`work_dir`; ``<out>`` itself for a
 schedule passed in), so one ``--out`` holds a quick and a full run side by side. Each *data step* writes one file to
