@@ -4,4 +4,7 @@ import sys
 
 from . import main
 
-sys.exit(main())
+# guarded: importing the module (autosummary walking the package, for one) must not run
+# the command line on the importer's arguments
+if __name__ == "__main__":
+    sys.exit(main())

@@ -49,3 +49,14 @@ def test_license_is_mit():
     text = path.read_text(encoding="utf-8")
     assert text.startswith("MIT License")
     assert "Permission is hereby granted, free of charge" in text
+
+
+def test_importing_the_cli_main_module_runs_nothing(monkeypatch, capsys):
+    """Sphinx's autosummary imports every module; ``cli/__main__`` must not parse the importer's argv."""
+    import importlib
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["sphinx-build", "html"])
+    sys.modules.pop("spectral_physics.cli.__main__", None)
+    importlib.import_module("spectral_physics.cli.__main__")
+    assert capsys.readouterr().err == ""
