@@ -745,6 +745,10 @@ def estimate(*, quick: bool = False, only: Iterable[str] | None = None, out: str
         blas = max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=None)
         for step in plan(only):
             if step.kind == "data":
+                exists = data_dir is not None and (data_dir / step.output).exists()
+                # reproduce skips an existing step, so the data loads and the first fit it
+                # would have paid fall to the next step that runs in this process
+                before = (set(ctx["loaded"]), ctx.get("fit_warmed"))
                 runs, seconds, parts = _ESTIMATORS[step.name](cal, sch, ctx)
                 if "train" in parts and parts.get("workers", 1) <= 1:  # trains in this process
                     once = _est_first_fit(cal, ctx)
@@ -752,7 +756,8 @@ def estimate(*, quick: bool = False, only: Iterable[str] | None = None, out: str
                     seconds += once
                     if parts.get("remaining_seconds"):
                         parts["remaining_seconds"] += once
-                exists = data_dir is not None and (data_dir / step.output).exists()
+                if exists:
+                    ctx["loaded"], ctx["fit_warmed"] = before
             else:
                 seconds = _est_figure(cal, first=n_fig == 0)
                 runs, parts = 1, {"figure": seconds}

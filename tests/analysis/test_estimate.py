@@ -133,6 +133,14 @@ def test_estimate_json_and_existing_steps(tmp_path, first):
     assert rep["remaining_seconds"] == pytest.approx(rep["seconds"] - eig)
     saved = json.loads((tmp_path / "estimate-custom.json").read_text())
     assert saved["steps"] == rep["steps"] and saved["label"] == "custom"
+    # a skipped first step: its data load and first fit fall to pruning, the next step that
+    # trains in this process
+    (tmp_path / "data" / "presets_sweep.nc").write_bytes(b"")
+    rows = {s["name"]: s for s in estimate(schedule=TINY, workers=1, calibration=first["calibration"],
+                                           out=tmp_path)["steps"]}
+    base = {s["name"]: s for s in first["steps"]}
+    assert base["pruning"]["parts"]["fixed"] == 0 and base["presets_sweep"]["parts"]["fixed"] > 0
+    assert rows["pruning"]["parts"]["fixed"] == pytest.approx(base["presets_sweep"]["parts"]["fixed"])
 
 
 def test_cli_estimate_prints_the_table(tmp_path, capsys):
