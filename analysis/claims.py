@@ -471,18 +471,14 @@ def write_claims(data_dir: str | os.PathLike, out: str | os.PathLike) -> dict[st
     dict of str to pathlib.Path
         ``"netcdf"`` and ``"markdown"``, the files written.
     """
-    import json
-
     from spectral_physics.atomic import write_text_atomic
 
     from ._xr import write_netcdf
+    from .reproduce import _recorded_schedule  # lazy: reproduce imports this module
 
     data_dir = Path(data_dir)
     ds = claims(data_dir)
-    try:
-        recorded = json.loads((data_dir / "schedule.json").read_text())
-    except (OSError, ValueError):
-        recorded = {}
+    recorded = _recorded_schedule(data_dir)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"netcdf": out / "claims.nc", "markdown": out / "claims.md"}

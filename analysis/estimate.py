@@ -505,9 +505,9 @@ def _est_pruning(cal, sch, ctx):
 
 
 def _est_sparse(cal, sch, ctx):
-    from .experiments.sparse import SparseConfig, sparse_runs
+    from .experiments.sparse import sparse_runs
 
-    cfg = SparseConfig.from_dict(sch)
+    cfg = experiment_config("sparse", {"sparse": sch})
     e = len(cfg.seeds)
     members = e if e > 1 else None
     fe, c, n, t = _est_shape(cfg.dataset, cfg.n_train, None, cal.data_root)
@@ -533,9 +533,9 @@ def _est_sparse(cal, sch, ctx):
 def _est_ntt_step(cal, sch, ctx):
     from spectral_physics.ntt import NTT_DEFAULTS
 
-    from .experiments.ntt import NTTConfig, ntt_runs
+    from .experiments.ntt import ntt_runs
 
-    cfg = NTTConfig.from_dict(sch)
+    cfg = experiment_config("ntt", {"ntt": sch})
     sizes = list(cfg.sizes)
     batch = NTT_DEFAULTS["batch_size"]
     tasks = ntt_runs(cfg)
