@@ -250,9 +250,10 @@ def _pool(ctx: dict[str, Any]) -> dict[str, Any]:
     """Where an experiment's runs execute: the pool (or Dask scheduler) reproduce was given.
 
     Reproduce limits BLAS to ``blas_threads`` per process, so one run at a time in this
-    process would leave the other cores idle; the experiments' workers share the runs.
+    process would leave the other cores idle; the experiments' workers share the runs. The
+    thread limit travels with each run, so Dask workers started elsewhere keep it too.
     """
-    return {"workers": ctx["workers"], "scheduler": ctx["scheduler"]}
+    return {"workers": ctx["workers"], "scheduler": ctx["scheduler"], "blas_threads": ctx.get("blas_threads")}
 
 
 def _step_presets_sweep(ctx: dict[str, Any], path: Path) -> None:
@@ -262,7 +263,7 @@ def _step_presets_sweep(ctx: dict[str, Any], path: Path) -> None:
     if ctx["data_root"]:
         spec["data_root"] = str(ctx["data_root"])
     run_sweep(spec, ctx["out"] / STORE_DIRS["presets_sweep"], out=path, resume=True, **_pool(ctx),
-              progress=ctx["inner_progress"], blas_threads=ctx.get("blas_threads"))
+              progress=ctx["inner_progress"])
 
 
 #: where each grid step keeps its run store, inside the work folder

@@ -110,7 +110,8 @@ class ExperimentConfig:
 def run_experiment(config: ExperimentConfig, fn: Any, tasks: dict[str, dict[str, Any]], results_dir: Any, *,
                    desc: str, data_root: Any = None, resume: bool = True,
                    overwrite: bool = False, executor: Any = None, workers: int | None = 1,
-                   scheduler: str | None = None, progress: Any = True) -> dict[str, Any]:
+                   scheduler: str | None = None, blas_threads: int | None = None,
+                   progress: Any = True) -> dict[str, Any]:
     """Run every missing run of an experiment into its run store; the records, by run key.
 
     The shared tail of the experiment functions: every task learns the data root, the
@@ -122,5 +123,5 @@ def run_experiment(config: ExperimentConfig, fn: Any, tasks: dict[str, dict[str,
     store = config.store(results_dir)
     with store.open(resume=resume, overwrite=overwrite):
         return run_tasks(fn, tasks, store, executor=executor, workers=workers, scheduler=scheduler,
-                         progress=progress, desc=desc)
+                         blas_threads=blas_threads, progress=progress, desc=desc)
 

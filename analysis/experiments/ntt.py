@@ -194,7 +194,8 @@ def ntt_run(task: dict[str, Any]) -> dict[str, Any]:
 
 def ntt_comparison(config: NTTConfig | dict[str, Any], results_dir: str | os.PathLike, *, resume: bool = True,
                    overwrite: bool = False, data_root: str | os.PathLike | None = None, executor=None,
-                   workers: int | None = 1, scheduler: str | None = None, progress: bool = True) -> xr.Dataset:
+                   workers: int | None = 1, scheduler: str | None = None, blas_threads: int | None = None,
+                   progress: bool = True) -> xr.Dataset:
     """Run (or resume) the NTT comparison and return its Dataset.
 
     Parameters
@@ -202,7 +203,7 @@ def ntt_comparison(config: NTTConfig | dict[str, Any], results_dir: str | os.Pat
     config : NTTConfig or mapping
     results_dir : path
         One JSON record per finished run (a :class:`RunStore`).
-    resume, overwrite, data_root, executor, workers, scheduler, progress
+    resume, overwrite, data_root, executor, workers, scheduler, blas_threads, progress
         As in :func:`~spectral_physics.analysis.experiments.sparse.sparse_vs_direct`.
 
     Returns
@@ -215,7 +216,8 @@ def ntt_comparison(config: NTTConfig | dict[str, Any], results_dir: str | os.Pat
     recs = run_experiment(config, ntt_run, ntt_runs(config), results_dir,
         desc="NTT comparison",
         data_root=data_root, resume=resume, overwrite=overwrite,
-        executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+        executor=executor, workers=workers, scheduler=scheduler, blas_threads=blas_threads,
+        progress=progress)
     names, wirings, dens, seeds = config.datasets, config.wirings, config.densities, config.seeds
     shape = (len(names), len(wirings), len(dens), len(seeds))
     acc, secs = np.full(shape, np.nan), np.full(shape, np.nan)

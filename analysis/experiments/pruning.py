@@ -178,7 +178,7 @@ def _curves(config: PruningConfig, recs: dict[str, xr.Dataset], name: str, act: 
 def pruning_experiment(config: PruningConfig | dict[str, Any], results_dir: str | os.PathLike, *,
                        resume: bool = True, overwrite: bool = False, data_root: str | os.PathLike | None = None,
                        executor=None, workers: int | None = 1, scheduler: str | None = None,
-                       progress: bool = True) -> xr.Dataset:
+                       blas_threads: int | None = None, progress: bool = True) -> xr.Dataset:
     """Run (or resume) the node-pruning experiment and return its curves.
 
     Parameters
@@ -186,7 +186,7 @@ def pruning_experiment(config: PruningConfig | dict[str, Any], results_dir: str 
     config : PruningConfig or mapping
     results_dir : path
         One netCDF record per finished run (a :class:`RunStore`).
-    resume, overwrite, data_root, executor, workers, scheduler, progress
+    resume, overwrite, data_root, executor, workers, scheduler, blas_threads, progress
         As in :func:`~spectral_physics.analysis.experiments.sparse.sparse_vs_direct`.
 
     Returns
@@ -202,7 +202,8 @@ def pruning_experiment(config: PruningConfig | dict[str, Any], results_dir: str 
     recs = run_experiment(config, pruning_run, pruning_runs(config), results_dir,
         desc="node pruning",
         data_root=data_root, resume=resume, overwrite=overwrite,
-        executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+        executor=executor, workers=workers, scheduler=scheduler, blas_threads=blas_threads,
+        progress=progress)
     per_data = []
     for name in config.datasets:
         grid = [[_curves(config, recs, name, act, h) for h in config.hidden] for act in config.activations]

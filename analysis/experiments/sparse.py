@@ -174,7 +174,7 @@ def sparse_run(task: dict[str, Any]) -> xr.Dataset:
 def sparse_vs_direct(config: SparseConfig | dict[str, Any], results_dir: str | os.PathLike, *,
                      resume: bool = True, overwrite: bool = False, data_root: str | os.PathLike | None = None,
                      executor=None, workers: int | None = 1, scheduler: str | None = None,
-                     progress: bool = True) -> xr.Dataset:
+                     blas_threads: int | None = None, progress: bool = True) -> xr.Dataset:
     """Run (or resume) the sparse-training experiment and return its Dataset.
 
     Parameters
@@ -189,6 +189,8 @@ def sparse_vs_direct(config: SparseConfig | dict[str, Any], results_dir: str | o
     executor, workers, scheduler
         Where runs execute (:func:`~spectral_physics.analysis.sweep.execute.run_tasks`);
         default one run at a time in this process (each run already uses every BLAS thread).
+    blas_threads : int, optional
+        BLAS threads of each run, wherever it executes (``None``: see ``run_tasks``).
     progress : bool
         Progress bar over runs.
 
@@ -203,7 +205,8 @@ def sparse_vs_direct(config: SparseConfig | dict[str, Any], results_dir: str | o
     parts = run_experiment(config, sparse_run, sparse_runs(config), results_dir,
         desc="sparse vs direct",
         data_root=data_root, resume=resume, overwrite=overwrite,
-        executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+        executor=executor, workers=workers, scheduler=scheduler, blas_threads=blas_threads,
+        progress=progress)
     # object labels: combining fixed-width strings of different widths truncates them
     parts_ds = [d.assign_coords(train=d.train.astype(object), mode=d["mode"].astype(object))
                 for d in parts.values()]

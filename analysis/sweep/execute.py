@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf_futures
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -62,6 +63,19 @@ def worker_blas_threads(threads: int = 1, *, override: bool = False):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _blas_limited(fn: Callable[[Any], Any], threads: int, task: Any) -> Any:
+    """``fn(task)`` with at most ``threads`` BLAS threads, wherever it runs.
+
+    Module level, so that a partial of it pickles: a Dask worker or any executor passed in
+    was started before the environment variables of :func:`worker_blas_threads` could reach
+    it, so the limit has to travel with the task.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads, user_api="blas"):
+        return fn(task)
 
 
 def _gpu_devices() -> list[str]:
@@ -189,6 +203,7 @@ def run_tasks(
     desc: str = "runs",
     on_result: Callable[[str, Any], None] | None = None,
     device: str | None = None,
+    blas_threads: int | None = None,
 ) -> dict[str, Any]:
     """Compute every run of ``tasks`` that ``store`` lacks; return all records.
 
@@ -215,6 +230,10 @@ def run_tasks(
         ``on_result(key, record)`` after each new record is written.
     device : {"cpu", "gpu"}, optional
         Where the runs train; passed to :func:`make_executor` (one worker per GPU by default).
+    blas_threads : int, optional
+        BLAS threads of each run, set through threadpoolctl where the run executes, so it
+        holds on a Dask cluster or a given executor too. ``None``: local pool workers start
+        with one (``OPENBLAS_NUM_THREADS=1`` etc.) and in-process runs keep this process's.
 
     Returns
     -------
@@ -228,6 +247,10 @@ def run_tasks(
     """
     from spectral_physics.progress import progress_bar
 
+    if blas_threads is not None:
+        if not _is_int(blas_threads) or int(blas_threads) < 1:
+            raise ValueError(f"blas_threads must be a positive integer, got {blas_threads!r}")
+        fn = functools.partial(_blas_limited, fn, int(blas_threads))
     todo = store.pending(tasks, validate)
     close = lambda: None  # noqa: E731
     if todo and executor is None:

@@ -135,7 +135,7 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     task : mapping
         ``index``, ``params`` (full run settings), ``seeds``, ``data`` (``name``, ``subset``,
         ``data_seed``, ``n_test``, ``root``), ``device``, ``ensemble`` (train the seeds as one
-        ensemble), ``blas_threads`` (None: leave the BLAS thread pool alone) and, optionally,
+        ensemble) and, optionally,
         ``order_seed`` (one data-order seed for every member; absent or None: each seed's own).
         ``fail`` (testing only) raises after the work is done,
         as a crashed worker would, before anything is returned.
@@ -151,12 +151,6 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     from spectral_physics.layers import trainable_count
     from spectral_physics.train import DivergenceError
 
-    blas = task.get("blas_threads")
-    if blas:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(int(blas), user_api="blas"):
-            return run_point({**task, "blas_threads": None})
     params, seeds = dict(task["params"]), [int(s) for s in task["seeds"]]
     d = task["data"]
     data = _load_data(d["name"], d["subset"], d["data_seed"], d["n_test"], d["root"])
@@ -331,7 +325,7 @@ def run_sweep(
     tasks = {_point_key(p.index): {
         "index": p.index, "params": p.params, "seeds": spec.seeds,
         "data": {**data, "name": p.params["dataset"], "subset": p.params["subset"]},
-        "device": device, "ensemble": ensemble, "fail": p.index in fail, "blas_threads": blas_threads,
+        "device": device, "ensemble": ensemble, "fail": p.index in fail,
         **({"order_seed": spec.data_seed} if spec.shared_data_order else {}),
     } for p in points}
     checks = {_point_key(p.index): _validator(spec, p) for p in points}
@@ -342,7 +336,8 @@ def run_sweep(
     with sweep_store(spec, results_dir).open(resume=resume, overwrite=overwrite) as store:
         run_tasks(run_point, tasks, store, executor=executor, workers=workers, scheduler=scheduler,
                   client=client, validate=validate, progress=progress, desc=spec.name,
-                  on_result=None if on_point is None else (lambda key, rec: on_point(rec)), device=device)
+                  on_result=None if on_point is None else (lambda key, rec: on_point(rec)), device=device,
+                  blas_threads=blas_threads)
         ds = assemble(spec, results_dir)
     if out is not None:
         write_netcdf(ds, out)

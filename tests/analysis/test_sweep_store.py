@@ -94,6 +94,31 @@ def test_run_tasks_computes_only_missing_runs(tmp_path):
         assert all(store.path(k).stat().st_mtime_ns == stamps[k] for k in ("t0", "t1", "t3"))
 
 
+def _blas_threads(task):
+    import numpy  # noqa: F401 - loads the BLAS whose threads are counted
+    from threadpoolctl import threadpool_info
+
+    return {"threads": [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]}
+
+
+def test_blas_threads_reach_workers_started_before_the_run(tmp_path, monkeypatch):
+    # a Dask worker, or any executor passed in, was started with its own environment
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        pool.submit(_blas_threads, {}).result()  # the worker starts now, at 2 threads
+        with RunStore(tmp_path / "free", fingerprint="f").open() as store:
+            free = run_tasks(_blas_threads, {"a": {}}, store, executor=pool, progress=False)
+        with RunStore(tmp_path / "one", fingerprint="f").open() as store:
+            one = run_tasks(_blas_threads, {"a": {}}, store, executor=pool, progress=False, blas_threads=1)
+    assert free["a"]["threads"] and set(free["a"]["threads"]) == {2}
+    assert set(one["a"]["threads"]) == {1}
+    with RunStore(tmp_path / "bad", fingerprint="f").open() as store, pytest.raises(ValueError, match="blas_threads"):
+        run_tasks(_square, {"a": {"x": 1}}, store, executor=SerialExecutor(), progress=False, blas_threads=0)
+
+
 _HOLDER = textwrap.dedent("""
     import sys, time
     from spectral_physics.analysis.sweep import RunStore, SerialExecutor, run_tasks
