@@ -15,7 +15,13 @@ the quantity lies (``side`` +1: above, -1: below).
 - ``"inconclusive"``: it contains the reference, or fewer than two seeds give no interval.
 
 A claim with ``side`` 0 is a measurement (the paper's number, where known, is set beside
-it in REPRODUCTION.md) and gets ``"measured"``. The rule and the claims of the sparse,
+it in REPRODUCTION.md) and gets ``"measured"``.
+
+Every verdict is made at 95 % on its own. Beside it, ``holm`` says whether a decisive
+verdict survives Holm's step-down correction (:func:`holm`) over the family of every sided
+claim in the table, at a family-wise error rate of 5 %: the two-sided t-test p-values of
+:func:`seed_p_value`, which reject exactly where the 95 % interval excludes the reference.
+The family grows as more steps land, so the correction can only get stricter. The rule and the claims of the sparse,
 pruning, NTT and presets steps were written before any of their paper-scale results
 existed; those of the eigenvalue steps after theirs had been seen (REPRODUCTION.md says
 so).
@@ -29,6 +35,8 @@ Example
 (3.0, 1.037, 4.963, 5)
 >>> verdict(lower, upper, side=+1, reference=0.0)
 'supported'
+>>> holm(np.array([0.01, 0.04, 0.03]))  # thresholds 0.05/3, 0.05/2, 0.05
+array([ True, False, False])
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ import xarray as xr
 from ._xr import cf, provenance_attrs
 from .rmt import R_GOE, R_POISSON
 
-__all__ = ["LEVEL", "Claim", "seed_interval", "verdict", "claims", "claims_table", "write_claims"]
+__all__ = ["LEVEL", "Claim", "seed_interval", "seed_p_value", "holm", "verdict", "claims", "claims_table",
+           "write_claims"]
 
 #: confidence level of every interval
 LEVEL = 0.95
@@ -109,6 +118,65 @@ def seed_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, floa
         return mean, float("nan"), float("nan"), n
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
     return mean, mean - half, mean + half, n
+
+
+def seed_p_value(values: np.ndarray, reference: float = 0.0) -> float:
+    """Two-sided p-value of the one-sample t-test of the per-seed mean against ``reference``.
+
+    It is below ``1 - LEVEL`` exactly when the :func:`seed_interval` at ``LEVEL`` excludes
+    ``reference``.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_seeds,)
+        NaN entries are dropped.
+    reference : float
+
+    Returns
+    -------
+    float
+        NaN with fewer than two values; 0 or 1 when every value is equal (no spread: the
+        mean is at the reference or not).
+    """
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return float("nan")
+    sd = float(v.std(ddof=1))
+    if sd == 0.0:
+        return 1.0 if float(v.mean()) == reference else 0.0
+    t = (float(v.mean()) - reference) / (sd / np.sqrt(v.size))
+    return float(2 * stats.t.sf(abs(t), v.size - 1))
+
+
+def holm(p_values: np.ndarray, alpha: float = 1 - LEVEL) -> np.ndarray:
+    """Holm's step-down rejections at family-wise error rate ``alpha``.
+
+    The k-th smallest of m p-values is rejected while every smaller one was and it is at
+    most ``alpha / (m - k + 1)`` (k from 1).
+
+    Parameters
+    ----------
+    p_values : ndarray, shape (m,)
+        NaN entries count in m and are never rejected.
+    alpha : float
+
+    Returns
+    -------
+    ndarray of bool, shape (m,)
+        True where the hypothesis is rejected, in the order of ``p_values``.
+    """
+    p = np.asarray(p_values, dtype=np.float64).ravel()
+    m = p.size
+    out = np.zeros(m, dtype=bool)
+    order = np.argsort(np.where(np.isnan(p), np.inf, p), kind="stable")
+    for k, i in enumerate(order):
+        if not p[i] <= alpha / (m - k):
+            break
+        out[i] = True
+    return out
 
 
 def verdict(lower: float, upper: float, side: int, reference: float = 0.0) -> str:
@@ -394,6 +462,11 @@ def claims(data_dir: str | os.PathLike, level: float = LEVEL) -> xr.Dataset:
             unreadable.append(f"{steps} ({type(exc).__name__}: {exc})")
     stats = [seed_interval(c.values, level) for c in rows]
     keys = [c.key for c in rows]
+    verdicts = [verdict(s[1], s[2], c.side, c.reference) for c, s in zip(rows, stats)]
+    p = np.array([seed_p_value(c.values, c.reference) if c.side else np.nan for c in rows])
+    sided = np.array([c.side != 0 for c in rows], dtype=bool)
+    survives = np.zeros(len(rows), dtype=bool)
+    survives[sided] = holm(p[sided], 1 - level)
 
     def var(values, dtype, long_name, units="1"):
         da = xr.DataArray(np.array(values, dtype=dtype), dims="claim")
@@ -410,8 +483,10 @@ def claims(data_dir: str | os.PathLike, level: float = LEVEL) -> xr.Dataset:
             "reference": var([c.reference for c in rows], float, "value the claim compares with"),
             "side": var([c.side for c in rows], int, "claimed side of the reference (+1 above, -1 below, 0 none)",
                         "1"),
-            "verdict": var([verdict(s[1], s[2], c.side, c.reference) for c, s in zip(rows, stats)], object,
-                           "supported / contradicted / inconclusive / measured"),
+            "verdict": var(verdicts, object, "supported / contradicted / inconclusive / measured"),
+            "p_value": var(p, float, "two-sided t-test p-value of the mean against the reference"),
+            "holm": var(survives, bool, f"decisive after Holm's correction over the {int(sided.sum())} sided claims, "
+                                        f"family-wise {1 - level:.0%}", "1"),
             "step": var([c.step for c in rows], object, "reproduce step whose Dataset holds the values"),
             "statement": var([c.statement for c in rows], object, "the claim"),
             "quantity": var([c.quantity for c in rows], object, "what is measured once per seed"),
@@ -439,18 +514,24 @@ def claims_table(ds: xr.Dataset, digits: int = 3) -> str:
     Returns
     -------
     str
-        A header, a rule and one row per claim, each line ending in a newline.
+        A header, a rule and one row per claim, each line ending in a newline. The column
+        "after Holm" says, for a decisive verdict, whether it survives Holm's correction
+        over the m sided claims of the table.
     """
-    lines = ["| claim | quantity (per seed) | mean [95 % interval], seeds | reference | verdict | source |",
-             "|---|---|---|---|---|---|"]
+    m = int((ds.side != 0).sum())
+    lines = ["| claim | quantity (per seed) | mean [95 % interval], seeds | reference | verdict "
+             f"| after Holm (m = {m}) | source |",
+             "|---|---|---|---|---|---|---|"]
     for k in ds.claim.values:
         r = ds.sel(claim=k)
         m, lo, hi = (float(r[v]) for v in ("mean", "lower", "upper"))
         interval = f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if np.isfinite(lo) else f"{m:.{digits}f}"
         side = int(r.side)
         ref = "" if side == 0 else f"{'>' if side > 0 else '<'} {float(r.reference):g}"
+        decisive = r.verdict.item() in ("supported", "contradicted")
+        after = ("yes" if bool(r.holm) else "no") if decisive else ""
         cells = [r.statement.item(), r.quantity.item(), f"{interval}, n = {int(r.n_seeds)}", ref, r.verdict.item(),
-                 r.source.item()]
+                 after, r.source.item()]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -110,9 +110,11 @@ def _print_claims(rep) -> None:
 
     from spectral_physics.analysis import read_netcdf
 
-    verdicts = Counter(read_netcdf(rep["claims"]["netcdf"]).verdict.values.tolist())
+    ds = read_netcdf(rep["claims"]["netcdf"])
+    verdicts = Counter(ds.verdict.values.tolist())
     counts = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) or "none"
-    print(f"claims: {counts} (table in {rep['claims']['markdown']})")
+    held = f"; {int(ds.holm.sum())} decisive after Holm over {int((ds.side != 0).sum())}" if "holm" in ds else ""
+    print(f"claims: {counts}{held} (table in {rep['claims']['markdown']})")
 
 
 def _redraw(args) -> int:

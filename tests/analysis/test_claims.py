@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import xarray as xr
 from spectral_physics.analysis import write_netcdf
-from spectral_physics.analysis.claims import claims, claims_table, seed_interval, verdict, write_claims
+from spectral_physics.analysis.claims import (
+    claims,
+    claims_table,
+    holm,
+    seed_interval,
+    seed_p_value,
+    verdict,
+    write_claims,
+)
 
 
 def test_seed_interval_known_answer():
@@ -29,6 +37,25 @@ def test_seed_interval_known_answer():
     (np.nan, np.nan, +1, 0.0, "inconclusive"), (0.1, 0.2, 0, 0.0, "measured")])
 def test_verdict_rule(lower, upper, side, reference, want):
     assert verdict(lower, upper, side, reference) == want
+
+
+def test_seed_p_value_matches_the_interval():
+    v = np.array([1.0, 2.0, 3.0, 4.0, 5.0])  # t = 3 / (1.5811 / sqrt 5) = 4.2426, 4 dof
+    assert seed_p_value(v) == pytest.approx(0.013236, abs=1e-6)
+    _, lo, hi, _ = seed_interval(v)
+    # the 95 % interval's ends are where the two-sided p-value crosses 0.05
+    assert seed_p_value(v, reference=lo) == pytest.approx(0.05) and seed_p_value(v, reference=hi) == pytest.approx(0.05)
+    assert np.isnan(seed_p_value(np.array([0.3])))
+    assert seed_p_value(np.full(4, 0.2), 0.2) == 1.0 and seed_p_value(np.full(4, 0.2), 0.0) == 0.0
+
+
+@pytest.mark.parametrize("p, want", [
+    ([0.001, 0.02, 0.04], [True, True, True]),  # 0.001 <= 0.05/3, 0.02 <= 0.05/2, 0.04 <= 0.05
+    ([0.01, 0.03, 0.04], [True, False, False]),  # 0.03 > 0.05/2 stops the descent
+    ([0.04, 0.001, np.nan], [False, True, False]),  # NaN counts in m = 3: 0.04 > 0.05/2
+    ([], [])])
+def test_holm_known_answers(p, want):
+    assert holm(np.array(p)).tolist() == want
 
 
 def _sparse(diff_qr: list[float]) -> xr.Dataset:
@@ -64,8 +91,13 @@ def test_claims_from_datasets(tmp_path):
     assert ds.sel(claim="ntt_mnist_d0.1").verdict.item() == "contradicted"
     assert float(ds.sel(claim="ntt_mnist_d0.01")["mean"]) == pytest.approx(0.05)
     assert ds.sel(claim="ntt_mnist_d0.01").verdict.item() == "supported"
+    # Holm over the m = 4 sided claims: p = 0 (ntt 10 %), ~1e-4 (qr), 0.0033 (ntt 1 %) pass
+    # 0.05/4, 0.05/3, 0.05/2; spectral's p = 1 does not
+    assert float(ds.sel(claim="ntt_mnist_d0.01").p_value) == pytest.approx(0.003316, abs=1e-5)
+    assert ds.holm.values.tolist() == [True, False, True, True]
     table = claims_table(ds)
-    assert table.count("\n") == 2 + 4 and "0.050 [" in table and "| > 0 | supported | C21 |" in table
+    assert table.count("\n") == 2 + 4 and "0.050 [" in table and "| > 0 | supported | yes | C21 |" in table
+    assert "after Holm (m = 4)" in table
     paths = write_claims(data, tmp_path / "out")
     assert xr.open_dataset(paths["netcdf"]).verdict.values.tolist() == ds.verdict.values.tolist()
     assert paths["markdown"].read_text().endswith(table)
