@@ -549,7 +549,8 @@ def _est_ntt_step(cal, sch, ctx):
                                         scope="global" if task["wiring"] == "ntt-global" else "layer",
                                         density=task["density"], n_train=n)
             one_ntt = fixed + cfg.ntt_steps * step
-        masked = None if task["wiring"] == "dense" else 0.5  # masks cost the same at any density
+        # a sparse static mask multiplies by its kept weights only: the cost falls with the density
+        masked = None if task["wiring"] == "dense" else float(task["density"])
         step = _est_train(cal, sizes=sizes, train="direct", activation="relu", batch=64, n_train=n,
                           n_classes=c, lr=1e-3, mask_density=masked)
         one_train = cfg.epochs * -(-n // 64) * step

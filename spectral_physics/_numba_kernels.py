@@ -117,3 +117,49 @@ def kth_smallest_abs_bits(bits, k, abs_mask, shift, out):  # pragma: no cover - 
                 cand[t] = v
                 t += 1
         out[r] = np.partition(cand, k - below - 1)[k - below - 1]
+
+
+# Products with a sparse static mask. ``indptr``/``indices`` are the CSR index of the kept
+# entries by output row, ``flat`` their positions in the flattened (N_out, N_in) block. The
+# batch is the last (contiguous) axis of every operand, so each kept weight touches one
+# contiguous run of ``batch`` numbers and the inner loops vectorise.
+
+
+@njit(**_OPTS)
+def sparse_forward(x_t, indptr, indices, flat, w, z_t):  # pragma: no cover - compiled
+    """``z_t[i] = sum over kept (i, j) of w[i, j] x_t[j]``; shapes (N_in, B) -> (N_out, B)."""
+    n_out, b = z_t.shape
+    for i in range(n_out):
+        for k in range(b):
+            z_t[i, k] = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            wv = w[flat[p]]
+            j = indices[p]
+            for k in range(b):
+                z_t[i, k] += wv * x_t[j, k]
+
+
+@njit(fastmath={"reassoc"}, **_OPTS)
+def sparse_weight_grad(x_t, d_t, indptr, indices, flat, g):  # pragma: no cover - compiled
+    """``g[i, j] = d_t[i] . x_t[j]`` at the kept entries only (``g`` flat, zero elsewhere)."""
+    n_out, b = d_t.shape
+    for i in range(n_out):
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            s = 0.0
+            for k in range(b):
+                s += d_t[i, k] * x_t[j, k]
+            g[flat[p]] = s
+
+
+@njit(**_OPTS)
+def sparse_input_grad(d_t, indptr, indices, flat, w, dx_t):  # pragma: no cover - compiled
+    """``dx_t[j] = sum over kept (i, j) of w[i, j] d_t[i]``; shapes (N_out, B) -> (N_in, B)."""
+    n_out, b = d_t.shape
+    dx_t[:, :] = 0.0
+    for i in range(n_out):
+        for p in range(indptr[i], indptr[i + 1]):
+            wv = w[flat[p]]
+            j = indices[p]
+            for k in range(b):
+                dx_t[j, k] += wv * d_t[i, k]

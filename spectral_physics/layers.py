@@ -283,7 +283,21 @@ class SpectralLayer:
         shape = self._weight_shape
         if mask.shape != shape:
             raise ValueError(f"mask must have shape {shape}, got {mask.shape}")
-        return mask.astype(bool)
+        mask = mask.astype(bool)  # a copy
+        if isinstance(mask, np.ndarray):
+            # the forward pass caches the mask's sparse index by identity: no edits in place
+            mask.flags.writeable = False
+        return mask
+
+    def _sparse_index(self, x, w, mask):
+        """The CSR index of the static mask when the kept-weights-only products apply, else ``None``."""
+        if mask is None or mask is not self.mask or x.ndim != 2 or w.ndim != 2:
+            return None  # no mask, a dynamic one, or an ensemble
+        cached = self.__dict__.get("_sparse")
+        if cached is None or cached[0] is not mask:
+            cached = (mask, kernels.sparse_index(mask))
+            object.__setattr__(self, "_sparse", cached)
+        return cached[1]
 
     @property
     def _weight_shape(self) -> tuple[int, ...]:
@@ -370,6 +384,15 @@ class SpectralLayer:
         w_dense, phi = self._weight_parts()
         mask = self._current_mask(w_dense)
         self.last_mask = mask
+        index = self._sparse_index(x, w_dense, mask)
+        sparse = None if index is None else kernels.sparse_forward(x, w_dense, index)
+        if sparse is not None:
+            # a sparse static mask: products over the kept weights only (kernels.SPARSE_DENSITY)
+            z, x_t = sparse
+            if self.use_bias:
+                z += self._arrays["bias"]
+            self._cache = {"x": x, "x_t": x_t, "w": w_dense, "mask": mask, "phi": phi, "index": index}
+            return z
         w = w_dense if mask is None else w_dense * mask
         shared = bool(shared) and self.ensemble_size is not None
         if shared:
@@ -408,6 +431,13 @@ class SpectralLayer:
         """
         xp = self.xp
         x, w, mask = self._cache["x"], self._cache["w"], self._cache["mask"]
+        index = self._cache.get("index")
+        if index is not None:  # the forward pass took the kept-weights-only products
+            grads = self.grads_from_weight_grad(kernels.sparse_weight_grad(delta, self._cache["x_t"], index),
+                                                phi=self._cache["phi"])
+            if self.use_bias:
+                grads["bias"] = delta.sum(axis=-2)
+            return grads, (kernels.sparse_input_grad(delta, w, index) if input_grad else None)
         if self._cache.get("shared"):
             # every member's delta_e^T x as one (E * N_out, batch) @ (batch, N_in) product
             e, n = self.ensemble_size, x.shape[0]

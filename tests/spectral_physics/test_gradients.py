@@ -73,6 +73,22 @@ def test_explicit_trainable_set(rng, kernel_impl):
     _fd_check(net, rng.normal(size=(5, 3)), rng.integers(0, 2, size=5))
 
 
+@pytest.mark.parametrize("preset", ["direct", "spectral", "qr"])
+def test_gradients_through_the_sparse_mask_products(preset, rng, kernel_impl):
+    # masks at most 10 % dense: the compiled kept-weights-only products (kernels.SPARSE_DENSITY)
+    net = SpectralMLP([20, 10, 3], train=preset, activation="tanh", seed=4, dtype="float64")
+    masks = [rng.random((10, 20)) < 0.08, np.zeros((3, 10), dtype=bool)]
+    masks[1][[0, 1, 2], [3, 5, 7]] = True
+    for layer, m in zip(net.layers, masks):
+        layer.mask = m
+    x, y = rng.normal(size=(7, 20)), rng.integers(0, 3, size=7)
+    net.loss_and_grad(x, y)
+    assert all(("index" in layer._cache) == (kernel_impl == "numba") for layer in net.layers)
+    _fd_check(net, x, y)
+    with pytest.raises(ValueError, match="read-only"):  # the cached index stays the mask's
+        net.layers[0].mask[0, 0] = True
+
+
 def test_masked_and_dynamic_sparse_gradients(rng, kernel_impl):
     net = SpectralMLP([4, 6, 3], train="spectral", activation="tanh", seed=2, dtype="float64")
     net.layers[0].mask = rng.random((6, 4)) > 0.4

@@ -154,3 +154,51 @@ def test_kth_smallest_abs_known_answer_and_nan(kernel_impl, monkeypatch):
     w = np.array([[3.0, -1.0], [-2.0, np.nan]], dtype=np.float32)
     assert [float(kernels.kth_smallest_abs(w, k)) for k in (1, 2, 3)] == [1.0, 2.0, 3.0]
     assert np.isnan(kernels.kth_smallest_abs(w, 4))  # NaN sorts last, as in numpy.partition
+
+
+def test_sparse_products_known_answer(impl):
+    mask = np.zeros((2, 30), dtype=bool)
+    mask[0, 1] = mask[1, 0] = mask[1, 2] = True  # 3 of 60 kept: under SPARSE_DENSITY
+    w = np.zeros((2, 30))
+    w[0, :3], w[1, :3] = [9.0, 2.0, 9.0], [1.0, 9.0, -1.0]  # the 9s are masked out
+    x = np.zeros((2, 30))
+    x[:, :3] = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    index = kernels.sparse_index(mask)
+    assert index.indptr.tolist() == [0, 1, 3] and index.indices.tolist() == [1, 0, 2]
+    assert index.flat.tolist() == [1, 30, 32]
+    z, x_t = kernels.sparse_forward(x, w, index)
+    np.testing.assert_array_equal(z, [[4.0, -2.0], [10.0, -2.0]])  # z[b] = (2 x1, x0 - x2)
+    delta = np.array([[1.0, 2.0], [3.0, 4.0]])
+    g = kernels.sparse_weight_grad(delta, x_t, index)
+    want = np.zeros((2, 30))
+    want[0, 1], want[1, 0], want[1, 2] = 1 * 2 + 3 * 5, 2 * 1 + 4 * 4, 2 * 3 + 4 * 6
+    np.testing.assert_array_equal(g, want)
+    dx = kernels.sparse_input_grad(delta, w, index)
+    np.testing.assert_array_equal(dx[:, :3], [[2.0, 2.0, -2.0], [4.0, 6.0, -4.0]])
+    assert not dx[:, 3:].any()
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 1e-5)])
+def test_sparse_products_equal_the_dense_masked_products(rng, impl, dtype, rtol):
+    mask = rng.random((40, 70)) < 0.05
+    w, x = rng.normal(size=(40, 70)).astype(dtype), rng.normal(size=(9, 70)).astype(dtype)
+    delta = rng.normal(size=(9, 40)).astype(dtype)
+    index = kernels.sparse_index(mask)
+    z, x_t = kernels.sparse_forward(x, w, index)
+    g, dx = kernels.sparse_weight_grad(delta, x_t, index), kernels.sparse_input_grad(delta, w, index)
+    for got, want in ((z, x @ (w * mask).T), (g, mask * (delta.T @ x)), (dx, delta @ (w * mask))):
+        assert got.dtype == np.dtype(dtype) and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+
+
+def test_sparse_index_only_where_it_pays(rng, impl):
+    assert kernels.sparse_index(rng.random((20, 30)) < 0.3) is None  # denser than SPARSE_DENSITY
+    assert kernels.sparse_index(rng.random((2, 20, 30)) < 0.05) is None  # an ensemble's mask
+    assert kernels.sparse_index(np.zeros((0, 5), dtype=bool)) is None
+    index = kernels.sparse_index(rng.random((20, 30)) < 0.05)
+    prev = kernels.set_implementation("array")
+    try:  # the forced array implementation keeps the dense products
+        assert kernels.sparse_forward(np.ones((3, 30)), np.ones((20, 30)), index) is None
+    finally:
+        kernels.set_implementation(prev)
+    assert kernels.sparse_forward(np.ones((3, 30)), np.ones((20, 31)), index) is None  # wrong shape
