@@ -135,8 +135,8 @@ def seed_p_value(values: np.ndarray, reference: float = 0.0) -> float:
     Returns
     -------
     float
-        NaN with fewer than two values; 0 or 1 when every value is equal (no spread: the
-        mean is at the reference or not).
+        NaN with fewer than two values; 0 or 1 when the values have no spread at all
+        (standard deviation exactly 0): the mean is at the reference or not.
     """
     from scipy import stats
 
@@ -431,10 +431,12 @@ def claims(data_dir: str | os.PathLike, level: float = LEVEL) -> xr.Dataset:
     -------
     xarray.Dataset
         Dim ``claim`` (the claim keys); ``mean``, ``lower``, ``upper``, ``n_seeds``,
-        ``reference``, ``side``, and the strings ``verdict``, ``step``, ``statement``,
-        ``quantity`` and ``source``; attributes ``missing_steps`` (the steps whose Dataset
-        is not there), ``unreadable_steps`` (those whose Dataset lacks what a claim reads,
-        with the error) and provenance.
+        ``reference``, ``side``, ``p_value`` (:func:`seed_p_value`; NaN for a measurement),
+        ``holm`` (a decisive verdict that survives :func:`holm` over the sided claims), and
+        the strings ``verdict``, ``step``, ``statement``, ``quantity`` and ``source``;
+        attributes ``missing_steps`` (the steps whose Dataset is not there),
+        ``unreadable_steps`` (those whose Dataset lacks what a claim reads, with the error)
+        and provenance.
     """
     from . import read_netcdf
 

@@ -26,7 +26,8 @@ downloaded where the machine is online), so a missing data set is an error at on
 not after the sweep. While it runs, ``reproduce`` holds every process it starts to
 ``blas_threads`` BLAS threads (default 1; ``--blas-threads``): threadpoolctl in this
 process, ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS``/``MKL_NUM_THREADS`` for local
-worker processes, and each sweep point limits itself on Dask workers.
+worker processes, and every sweep point and experiment run limits itself wherever it
+executes (a Dask worker too).
 
 Two schedules: :data:`QUICK` (minutes on two CPU cores: data subsets, one or two epochs,
 a few seeds; qualitative results only) and :data:`FULL` (paper-scale: whole data sets,
@@ -522,7 +523,7 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
     blas_threads : int, optional
         BLAS threads of this process (threadpoolctl) and of every local worker process it
         starts (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` while it
-        runs; sweep points also limit themselves on Dask workers). Default
+        runs; every sweep point and experiment run also limits itself, on Dask workers too). Default
         :data:`DEFAULT_BLAS_THREADS` (1): the networks are small, and on a shared or
         oversubscribed machine a multi-threaded BLAS spin-waits and runs many times slower.
 

@@ -4,6 +4,7 @@ Imported on first use only: importing Numba costs a few tenths of a second, and
 compiling a kernel about one second the first time (the machine code is cached in
 ``__pycache__`` afterwards). Every array argument is C-contiguous and every scalar has
 the arrays' dtype, so float32 stays float32; the callers in ``kernels`` guarantee both.
+(Local accumulators may be float64, as the eigenvalue sums are.)
 
 ``error_model="numpy"`` drops Python's zero-division check, which would otherwise
 put a branch in every iteration and stop the loops from vectorising. Only the kernel

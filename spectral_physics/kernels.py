@@ -599,11 +599,10 @@ def sparse_index(mask) -> SparseIndex | None:
     return SparseIndex(indptr, cols, rows.astype(np.int64) * mask.shape[1] + cols, tuple(mask.shape))
 
 
-def _sparse_kernels(*arrays) -> ModuleType | None:
-    """The compiled loops if they take ``arrays`` (2-D NumPy, one float dtype), else ``None``."""
-    if any(a.ndim != 2 for a in arrays):
-        return None
-    return _numba_for(*arrays)
+def _check_batch(delta, batch: int, index: SparseIndex) -> None:
+    # the compiled loops have no bounds checks: a mismatch must fail here, as matmul would
+    if delta.ndim != 2 or delta.shape != (batch, index.shape[0]):
+        raise ValueError(f"delta must have shape ({batch}, {index.shape[0]}), got {tuple(delta.shape)}")
 
 
 def sparse_forward(x, w, index: SparseIndex):
@@ -612,6 +611,7 @@ def sparse_forward(x, w, index: SparseIndex):
     Parameters
     ----------
     x : array, shape (batch, N_in)
+        Any layout, read-only too (its transpose is copied).
     w : array, shape (N_out, N_in)
         Dense weights (the masked entries are never read).
     index : SparseIndex
@@ -621,12 +621,16 @@ def sparse_forward(x, w, index: SparseIndex):
     (z, x_t) or None
         ``z`` of shape (batch, N_out) and ``x_t``, the (N_in, batch) transpose that
         :func:`sparse_weight_grad` takes; ``None`` where the compiled loops do not apply
-        (the caller keeps the dense product).
+        (no Numba, ``SPECTRAL_PHYSICS_KERNELS=array``, another array type or dtype, a
+        shape other than ``index``'s): the caller keeps the dense product.
     """
-    mod = _sparse_kernels(x, w)
-    if mod is None or w.shape != index.shape:
+    if (type(x) is not np.ndarray or x.ndim != 2 or x.dtype != w.dtype or w.shape != index.shape
+            or x.shape[1] != w.shape[1] or w.ndim != 2):
         return None
-    x_t = np.ascontiguousarray(x.T)
+    mod = _numba_for(w)
+    if mod is None:
+        return None
+    x_t = np.array(x.T, order="C")  # a copy: the loops want it writeable and contiguous
     z_t = np.empty((w.shape[0], x.shape[0]), dtype=w.dtype)
     mod.sparse_forward(x_t, index.indptr, index.indices, index.flat, w.reshape(-1), z_t)
     return np.ascontiguousarray(z_t.T), x_t
@@ -645,11 +649,19 @@ def sparse_weight_grad(delta, x_t, index: SparseIndex):
     Returns
     -------
     g : array, shape (N_out, N_in)
-        Zero at the masked entries.
+        Zero at the masked entries; the dtype of ``delta @ x``. Without the compiled loops
+        (or for mixed dtypes) the dense product, masked.
     """
-    d_t = np.ascontiguousarray(delta.T, dtype=x_t.dtype)
+    _check_batch(delta, x_t.shape[1], index)
+    d_t = np.ascontiguousarray(delta.T)
+    mod = _numba_for(x_t, d_t) if type(delta) is np.ndarray and x_t.shape[0] == index.shape[1] else None
+    if mod is None:
+        full = d_t @ x_t.T
+        g = np.zeros(full.shape, dtype=full.dtype)
+        g.reshape(-1)[index.flat] = full.reshape(-1)[index.flat]
+        return g
     g = np.zeros(index.shape, dtype=x_t.dtype)
-    _compiled().sparse_weight_grad(x_t, d_t, index.indptr, index.indices, index.flat, g.reshape(-1))
+    mod.sparse_weight_grad(x_t, d_t, index.indptr, index.indices, index.flat, g.reshape(-1))
     return g
 
 
@@ -665,8 +677,16 @@ def sparse_input_grad(delta, w, index: SparseIndex):
     Returns
     -------
     dx : array, shape (batch, N_in)
+        The dtype of ``delta @ w``. Without the compiled loops (or for mixed dtypes) the
+        dense product with the masked weights.
     """
-    d_t = np.ascontiguousarray(delta.T, dtype=w.dtype)
+    _check_batch(delta, delta.shape[0] if delta.ndim == 2 else -1, index)
+    d_t = np.ascontiguousarray(delta.T)
+    mod = _numba_for(d_t, w) if type(delta) is np.ndarray and w.shape == index.shape else None
+    if mod is None:
+        kept = np.zeros(w.shape, dtype=w.dtype)
+        kept.reshape(-1)[index.flat] = w.reshape(-1)[index.flat]
+        return delta @ kept
     dx_t = np.empty((index.shape[1], delta.shape[0]), dtype=w.dtype)
-    _compiled().sparse_input_grad(d_t, index.indptr, index.indices, index.flat, w.reshape(-1), dx_t)
+    mod.sparse_input_grad(d_t, index.indptr, index.indices, index.flat, w.reshape(-1), dx_t)
     return np.ascontiguousarray(dx_t.T)

@@ -294,7 +294,12 @@ class SpectralLayer:
         if mask is None or mask is not self.mask or x.ndim != 2 or w.ndim != 2:
             return None  # no mask, a dynamic one, or an ensemble
         cached = self.__dict__.get("_sparse")
-        if cached is None or cached[0] is not mask:
+        # a writeable mask (a copied or unpickled layer's, or one unlocked by hand) may have
+        # been edited since its index was built: index it again and lock it
+        unlocked = isinstance(mask, np.ndarray) and mask.flags.writeable
+        if cached is None or cached[0] is not mask or unlocked:
+            if unlocked:
+                mask.flags.writeable = False
             cached = (mask, kernels.sparse_index(mask))
             object.__setattr__(self, "_sparse", cached)
         return cached[1]

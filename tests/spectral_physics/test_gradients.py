@@ -89,6 +89,23 @@ def test_gradients_through_the_sparse_mask_products(preset, rng, kernel_impl):
         net.layers[0].mask[0, 0] = True
 
 
+def test_sparse_mask_edited_after_a_copy_is_honoured(rng):
+    import pickle
+
+    net = SpectralMLP([20, 10, 3], train="spectral", activation="tanh", seed=4, dtype="float64")
+    net.layers[0].mask = rng.random((10, 20)) < 0.08
+    x = rng.normal(size=(7, 20))
+    net.layers[0].forward(x)  # builds the index
+    for layer in (net.copy().layers[0], pickle.loads(pickle.dumps(net.layers[0]))):
+        # a copy's mask comes back writeable: editing it must not leave a stale index
+        layer.mask[:, :3] = True
+        layer.mask[0, 5] = not layer.mask[0, 5]
+        m = layer.mask.copy()
+        z = layer.forward(x)
+        np.testing.assert_allclose(z, x @ (layer.dense_weight() * m).T + layer.bias, rtol=1e-12)
+        assert not layer.mask.flags.writeable
+
+
 def test_masked_and_dynamic_sparse_gradients(rng, kernel_impl):
     net = SpectralMLP([4, 6, 3], train="spectral", activation="tanh", seed=2, dtype="float64")
     net.layers[0].mask = rng.random((6, 4)) > 0.4

@@ -202,3 +202,28 @@ def test_sparse_index_only_where_it_pays(rng, impl):
     finally:
         kernels.set_implementation(prev)
     assert kernels.sparse_forward(np.ones((3, 30)), np.ones((20, 31)), index) is None  # wrong shape
+
+
+def test_sparse_products_check_shapes_and_fall_back(rng, impl):
+    mask = rng.random((40, 70)) < 0.05
+    w, x, delta = rng.normal(size=(40, 70)), rng.normal(size=(9, 70)), rng.normal(size=(9, 40))
+    index = kernels.sparse_index(mask)
+    x.flags.writeable = False  # data sets are read-only: the compiled forward still applies
+    z, x_t = kernels.sparse_forward(np.asfortranarray(x), w, index)
+    np.testing.assert_allclose(z, x @ (w * mask).T, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"delta must have shape \(9, 40\)"):
+        kernels.sparse_weight_grad(rng.normal(size=(6, 40)), x_t, index)  # another batch
+    with pytest.raises(ValueError, match="delta must have shape"):
+        kernels.sparse_input_grad(rng.normal(size=(9, 41)), w, index)
+    compiled = kernels.sparse_weight_grad(delta, x_t, index), kernels.sparse_input_grad(delta, w, index)
+    prev = kernels.set_implementation("array")
+    try:  # the same numbers from the dense products
+        dense = kernels.sparse_weight_grad(delta, x_t, index), kernels.sparse_input_grad(delta, w, index)
+    finally:
+        kernels.set_implementation(prev)
+    for a, b in zip(compiled, dense):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # mixed dtypes promote as the dense products do
+    g = kernels.sparse_weight_grad(delta, x_t.astype(np.float32), index)
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, mask * (delta.T @ x), rtol=1e-6)
