@@ -287,8 +287,9 @@ def _est_data_load(cal: _Calibration, name: str) -> float:
 def _est_pool_probe() -> tuple[float, float, float]:
     """A fixed training workload, run alone and in each pool worker.
 
-    Returns ``(wall clock at its start, seconds of its warm-up fit, seconds of its 20 steps)``;
+    Returns ``(wall clock at its start, seconds of its warm-up fit, seconds of its 100 steps)``;
     in a fresh worker the warm-up loads the compiled kernels, as a worker's first point does.
+    The timed part lasts about half a second, long against the timer and a process's noise.
     """
     start = time.time()
     from spectral_physics import SpectralMLP, fit
@@ -299,7 +300,7 @@ def _est_pool_probe() -> tuple[float, float, float]:
     t0 = time.perf_counter()
     fit(net, (x, y), epochs=1, max_steps=2, progress=False)  # warm-up: compiled kernels, allocations
     t1 = time.perf_counter()
-    fit(net, (x, y), epochs=1, progress=False)  # 20 steps
+    fit(net, (x, y), epochs=5, progress=False)  # 100 steps
     return start, t1 - t0, time.perf_counter() - t1
 
 
@@ -308,9 +309,11 @@ def _est_pool(cal: _Calibration, workers: int) -> tuple[float, float]:
 
     The pool is started as a sweep starts it and every worker runs :func:`_est_pool_probe`
     at once: the start-up is the time until the last worker began (spawn and imports) plus
-    the longest first fit (compiled kernels loaded), the slowdown the workers' mean duration
-    over the same workload run alone here (>= 1 where the workers share cores, memory
-    bandwidth or a machine busy with other jobs).
+    the longest first fit (compiled kernels loaded). The slowdown comes from three more
+    rounds on the warm workers, each started together, so that one worker's imports do not
+    overlap another's timed steps: the median round's mean duration over the same workload
+    run alone here
+    (>= 1 where the workers share cores, memory bandwidth or a machine busy with other jobs).
     """
     desc = {"what": "pool", "workers": int(workers)}
     out: dict[str, float] = {}
@@ -323,9 +326,12 @@ def _est_pool(cal: _Calibration, workers: int) -> tuple[float, float]:
         ex, close = make_executor(workers=int(workers), device="cpu")
         try:
             res = [f.result() for f in [ex.submit(_est_pool_probe) for _ in range(int(workers))]]
+            rounds = [[f.result() for f in [ex.submit(_est_pool_probe) for _ in range(int(workers))]]
+                      for _ in range(3)]
         finally:
             close()
-        out["slowdown"] = max(float(np.mean([d for _, _, d in res])) / alone, 1.0)
+        # the median round: one round's mean still varies by a few tens of per cent
+        out["slowdown"] = max(float(np.median([np.mean([d for _, _, d in r]) for r in rounds])) / alone, 1.0)
         return max(st for st, _, _ in res) - t0 + max(w for _, w, _ in res)
 
     start = cal.get({**desc, "part": "start"}, measure_start)
