@@ -17,8 +17,9 @@ and node pruning); each keeps one file per finished run in a run store under
 eigenvalue analyses call the library functions directly. Each *figure step* draws one
 figure of the registry :data:`spectral_physics.figures.FIGURES` (PDF, PNG and provenance
 JSON to ``<out>/``: the figures of the last run, whose provenance names the Datasets
-they were drawn from). ``<work>/data/schedule.json`` records the schedule; a work folder
-written by another version of the same schedule is refused. An ``<out>`` laid out before
+they were drawn from). ``<work>/data/schedule.json`` records the schedule and ``<work>/data/steps.json`` each
+computed step's wall time, revision and stored runs; a work folder written by another
+version of the same schedule is refused. An ``<out>`` laid out before
 the per-schedule folders (``<out>/data/schedule.json``) is read as it is.
 
 Before any step runs, every data set the missing Datasets need is looked for (and
@@ -61,6 +62,7 @@ import xarray as xr
 from spectral_physics.figures import FIGURES
 
 from spectral_physics.atomic import write_text_atomic
+from spectral_physics.provenance import git_revision
 
 from ._xr import cf, provenance_attrs, to_json, write_netcdf
 from .claims import write_claims
@@ -299,6 +301,36 @@ def experiment_config(step: str, sch: Mapping[str, Any]):
         filter_seeds=f["seeds"], filter_eigen_epochs=f["eigen_epochs"], filter_full_epochs=f["full_epochs"],
         filter_lr=f["lr"], filter_fractions=f["fractions"], filter_rankings=f["rankings"],
         n_train=part["subset"], n_test=part["n_test"], **extra)
+
+
+def _stored_runs(step: str, ctx: dict[str, Any]) -> int | None:
+    """Runs of a grid step already in its run store (``None`` for a step without one)."""
+    if step not in STORE_DIRS:
+        return None
+    directory = ctx["out"] / STORE_DIRS[step]
+    if step == "presets_sweep":
+        from .sweep import SweepSpec
+        from .sweep.run import sweep_store
+
+        store = sweep_store(SweepSpec.from_dict(ctx["schedule"]["presets_sweep"]), directory)
+    else:
+        store = experiment_config(step, ctx["schedule"]).store(directory)
+    return len(store.finished())
+
+
+def _record_step(data_dir: Path, entry: dict[str, Any]) -> None:
+    """Append one computed step to ``data/steps.json``, the wall-time ledger of a work folder.
+
+    A grid step may take several invocations (interrupted, resumed): each one that finishes
+    it says how long it ran and how many runs it found stored; the runs' own times stay in
+    their run store.
+    """
+    path = data_dir / "steps.json"
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        entries = []
+    write_text_atomic(path, json.dumps([*entries, entry], indent=1) + "\n")
 
 
 def _step_experiment(step: str, ctx: dict[str, Any], path: Path) -> None:
@@ -563,8 +595,17 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
                 if target.exists():
                     status = "exists"
                 else:
+                    from .sweep.execute import default_workers
+
+                    before = _stored_runs(step.name, ctx)
                     _RUNNERS[step.name](ctx, target)
                     status = "computed"
+                    _record_step(work / "data", {
+                        "step": step.name, "seconds": round(time.perf_counter() - t0, 2),
+                        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "git_revision": git_revision(), "blas_threads": threads,
+                        "workers": workers if workers is not None else default_workers(),
+                        "runs_stored_before": before, "runs": _stored_runs(step.name, ctx)})
             else:
                 from spectral_physics.figures import draw
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import spectral_physics.analysis.reproduce as rp
+import xarray as xr
+from spectral_physics.analysis import write_netcdf
 from spectral_physics.analysis.reproduce import QUICK, reproduce, work_dir
 
 import spectral_physics.datasets as ds
@@ -64,10 +66,31 @@ def test_quick_and_full_share_one_out(tmp_path, spy, monkeypatch):
     # a second quick run reuses its Dataset: neither schedule disturbed the other
     again = reproduce(quick=True, only=["transfer_operator"], out=out, progress=False)
     assert again["steps"][0]["status"] == "exists" and len(spy) == 2
+    # the ledger: one entry per computed step (none for the reused one), with its wall time
+    ledger = json.loads((out / "quick" / "data" / "steps.json").read_text())
+    assert [e["step"] for e in ledger] == ["transfer_operator"]
+    assert ledger[0]["seconds"] >= 0 and ledger[0]["runs_stored_before"] is None and ledger[0]["blas_threads"] == 1
+    assert len(ledger[0]["git_revision"]) >= 7 or ledger[0]["git_revision"] == "unknown"
+    assert json.loads((out / "full" / "data" / "steps.json").read_text())[0]["blas_threads"] == 2
     # BLAS threads: 1 by default, --blas-threads otherwise; here and for workers (environment)
     assert all(n == 1 for n in spy[0]["blas"]) and spy[0]["env"] == "1"
     assert all(n == 2 for n in spy[1]["blas"]) and spy[1]["env"] == "2"
     assert os.environ.get("OPENBLAS_NUM_THREADS") == blas_before  # restored
+
+
+def test_the_ledger_counts_the_runs_a_grid_step_found_stored(tmp_path, monkeypatch):
+    """A resumed grid step records how many of its runs were on disk before and after."""
+    def fake_sparse(ctx, path):  # one run lands in the step's store, then the Dataset
+        cfg = rp.experiment_config("sparse", ctx["schedule"])
+        with cfg.store(ctx["out"] / rp.STORE_DIRS["sparse"]).open(resume=True) as store:
+            store.save("direct_dense_d1", xr.Dataset({"a": ("x", [1.0])}))
+        write_netcdf(xr.Dataset({"a": ("x", [1.0])}), path)
+
+    monkeypatch.setitem(rp._RUNNERS, "sparse", fake_sparse)
+    reproduce(quick=True, only=["sparse"], out=tmp_path, progress=False)
+    (entry,) = json.loads((tmp_path / "quick" / "data" / "steps.json").read_text())
+    assert entry["step"] == "sparse" and entry["runs_stored_before"] == 0 and entry["runs"] == 1
+    assert entry["workers"] >= 1
 
 
 def test_an_out_folder_of_the_old_layout_is_read_as_it_is(tmp_path):
