@@ -81,6 +81,24 @@ def _load_models(paths, activation=None):
     return nets
 
 
+def _initial_known(path) -> bool:
+    """Whether a model file's initial state can be rebuilt from its seed and configuration.
+
+    Not for an imported format, nor for a library file that was imported
+    (``spectral-physics import``) or fine-tuned from another model (``train --init-from``):
+    their start was not the library's seeded initialisation.
+    """
+    from spectral_physics.io import ModelFileError, read_header
+
+    if Path(path).suffix.lower() != ".npz":
+        return False
+    try:
+        meta = read_header(path).get("metadata") or {}
+    except (OSError, ModelFileError):
+        return False
+    return not ({"imported_from", "init_from"} & set(meta))
+
+
 def _load_eval(args, nets):
     from spectral_physics.datasets import load_dataset
 
@@ -156,7 +174,9 @@ def run_eigenstats(args) -> int:
     nets = _load_models(args.models, args.activation)
     if not 0 <= args.near_zero < 1:
         raise _error(f"--near-zero must lie in [0, 1), got {args.near_zero}")
-    ds = eigenstats_ensemble(nets, bins=args.bins, near_zero_rtol=args.near_zero, dense_check=args.dense_check)
+    unknown = [p for p in args.models if not _initial_known(p)]
+    ds = eigenstats_ensemble(nets, bins=args.bins, near_zero_rtol=args.near_zero, dense_check=args.dense_check,
+                             initial=None if unknown else "auto")
     if len(nets) == 1:
         ds = ds.isel(seed=0)
     net = nets[0]
@@ -164,6 +184,9 @@ def run_eigenstats(args) -> int:
           + ("  (mean+-sem over seeds)" if len(nets) > 1 else ""))
     print(f"references: <r> Poisson {R_POISSON:.3f}, GOE {R_GOE:.3f}; near zero: |lam| <= "
           f"{args.near_zero:g} max|lam|")
+    if unknown:
+        print(f"initial: not known for {unknown[0]}{' and others' if len(unknown) > 1 else ''} (imported, or "
+              "trained from an imported start), so its rows are NaN; the random null stays")
     for k in ds.layer.values:
         print(f"\nlayer {k}: {int(ds.n_in.sel(layer=k))} -> {int(ds.n_out.sel(layer=k))}")
         rows = []

@@ -139,7 +139,10 @@ def run(args) -> int:
 
         # last, so the saved records carry every other callback's annotations; it also saves
         # at the end (the network fit returns, even with --epochs 0)
-        callbacks.append(Checkpoint(args.out))
+        # --init-from: the start was that model, not this seed's initialisation (eigenstats'
+        # "initial" reference then cannot be rebuilt)
+        meta = {"init_from": str(args.init_from)} if args.init_from else None
+        callbacks.append(Checkpoint(args.out, metadata=meta))
     l1 = {"lam_in": args.l1_eigen, "lam_out": args.l1_eigen} if args.l1_eigen else None
     try:
         hist = fit(net, data, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,

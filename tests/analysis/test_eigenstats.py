@@ -156,3 +156,24 @@ def test_cli_eigenstats(tmp_path, capsys):
     assert main(["eigenstats", str(tmp_path / "missing.npz")]) == 2
     err = capsys.readouterr().err
     assert "missing.npz" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_eigenstats_has_no_initial_for_an_imported_network(tmp_path, capsys):
+    import numpy as np
+    from spectral_physics.analysis._xr import read_netcdf
+
+    from spectral_physics import save_network
+    from spectral_physics.cli import main
+
+    net = SpectralMLP([12, 10, 3], train="direct", seed=0)
+    own, imported = tmp_path / "own.npz", tmp_path / "imported.npz"
+    save_network(net, own)
+    save_network(net, imported, metadata={"imported_from": "model.pt", "imported_format": "state_dict"})
+    assert main(["eigenstats", str(own), "--out", str(tmp_path / "a.nc")]) == 0
+    assert "initial: not known" not in capsys.readouterr().out
+    assert np.isfinite(read_netcdf(tmp_path / "a.nc").lam_in_std.sel(source="initial")).all()
+    assert main(["eigenstats", str(imported), "--out", str(tmp_path / "b.nc")]) == 0
+    assert "initial: not known for " + str(imported) in capsys.readouterr().out
+    ds = read_netcdf(tmp_path / "b.nc")
+    assert np.isnan(ds.lam_in_std.sel(source="initial")).all()
+    assert np.isfinite(ds.lam_in_std.sel(source="random")).all()

@@ -39,6 +39,7 @@ from spectral_physics.interop import (
     load_any,
     read_dense,
 )
+from spectral_physics.io import read_header
 
 SIZES = [784, 300, 100, 10]
 ACTS = ["relu", "tanh"]
@@ -544,6 +545,10 @@ def test_train_init_from_trains_only_the_eigenvalues(trained_in_torch, data_root
     for layer, w in zip(tuned.layers, ws):
         np.testing.assert_array_equal(np.asarray(layer.phi), w)  # phi = imported W, frozen
         assert not np.allclose(np.asarray(layer.lam_out), 0.0)  # the eigenvalues moved
+    # the file says where it started, so eigenstats does not rebuild a seeded "initial" network
+    assert read_header(tmp_path / "ft.npz")["metadata"] == {"init_from": str(d / "model.safetensors")}
+    res = main("eigenstats", tmp_path / "ft.npz", "--out", tmp_path / "ft.nc", capsys=capsys)
+    assert res.returncode == 0 and "initial: not known" in res.stdout
     res = main("train", "--init-from", d / "model.safetensors", "--sizes", "784,10", "--epochs", "0",
                "--data-root", data_root, capsys=capsys)
     assert_one_line_error(res, "--sizes", "784,300,100,10")
