@@ -564,14 +564,14 @@ class SparseIndex(NamedTuple):
         Input column of each kept entry.
     flat : int64 array, shape (nnz,)
         Position ``i * N_in + j`` of each kept entry in the flattened block.
-    shape : tuple of int
-        ``(N_out, N_in)``.
+    block : tuple of int
+        ``(N_out, N_in)``, the mask's shape.
     """
 
     indptr: np.ndarray
     indices: np.ndarray
     flat: np.ndarray
-    shape: tuple[int, int]
+    block: tuple[int, int]
 
 
 def sparse_index(mask) -> SparseIndex | None:
@@ -601,8 +601,8 @@ def sparse_index(mask) -> SparseIndex | None:
 
 def _check_batch(delta, batch: int, index: SparseIndex) -> None:
     # the compiled loops have no bounds checks: a mismatch must fail here, as matmul would
-    if delta.ndim != 2 or delta.shape != (batch, index.shape[0]):
-        raise ValueError(f"delta must have shape ({batch}, {index.shape[0]}), got {tuple(delta.shape)}")
+    if delta.ndim != 2 or delta.shape != (batch, index.block[0]):
+        raise ValueError(f"delta must have shape ({batch}, {index.block[0]}), got {tuple(delta.shape)}")
 
 
 def sparse_forward(x, w, index: SparseIndex):
@@ -624,7 +624,7 @@ def sparse_forward(x, w, index: SparseIndex):
         (no Numba, ``SPECTRAL_PHYSICS_KERNELS=array``, another array type or dtype, a
         shape other than ``index``'s): the caller keeps the dense product.
     """
-    if (type(x) is not np.ndarray or x.ndim != 2 or x.dtype != w.dtype or w.shape != index.shape
+    if (type(x) is not np.ndarray or x.ndim != 2 or x.dtype != w.dtype or w.shape != index.block
             or x.shape[1] != w.shape[1] or w.ndim != 2):
         return None
     mod = _numba_for(w)
@@ -654,13 +654,13 @@ def sparse_weight_grad(delta, x_t, index: SparseIndex):
     """
     _check_batch(delta, x_t.shape[1], index)
     d_t = np.ascontiguousarray(delta.T)
-    mod = _numba_for(x_t, d_t) if type(delta) is np.ndarray and x_t.shape[0] == index.shape[1] else None
+    mod = _numba_for(x_t, d_t) if type(delta) is np.ndarray and x_t.shape[0] == index.block[1] else None
     if mod is None:
         full = d_t @ x_t.T
         g = np.zeros(full.shape, dtype=full.dtype)
         g.reshape(-1)[index.flat] = full.reshape(-1)[index.flat]
         return g
-    g = np.zeros(index.shape, dtype=x_t.dtype)
+    g = np.zeros(index.block, dtype=x_t.dtype)
     mod.sparse_weight_grad(x_t, d_t, index.indptr, index.indices, index.flat, g.reshape(-1))
     return g
 
@@ -682,11 +682,11 @@ def sparse_input_grad(delta, w, index: SparseIndex):
     """
     _check_batch(delta, delta.shape[0] if delta.ndim == 2 else -1, index)
     d_t = np.ascontiguousarray(delta.T)
-    mod = _numba_for(d_t, w) if type(delta) is np.ndarray and w.shape == index.shape else None
+    mod = _numba_for(d_t, w) if type(delta) is np.ndarray and w.shape == index.block else None
     if mod is None:
         kept = np.zeros(w.shape, dtype=w.dtype)
         kept.reshape(-1)[index.flat] = w.reshape(-1)[index.flat]
         return delta @ kept
-    dx_t = np.empty((index.shape[1], delta.shape[0]), dtype=w.dtype)
+    dx_t = np.empty((index.block[1], delta.shape[0]), dtype=w.dtype)
     mod.sparse_input_grad(d_t, index.indptr, index.indices, index.flat, w.reshape(-1), dx_t)
     return np.ascontiguousarray(dx_t.T)
