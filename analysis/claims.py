@@ -21,10 +21,11 @@ Every verdict is made at 95 % on its own. Beside it, ``holm`` says whether a dec
 verdict survives Holm's step-down correction (:func:`holm`) over the family of every sided
 claim in the table, at a family-wise error rate of 5 %: the two-sided t-test p-values of
 :func:`seed_p_value`, which reject exactly where the 95 % interval excludes the reference.
-The family grows as more steps land, so the correction can only get stricter. The rule and the claims of the sparse,
-pruning, NTT and presets steps were written before any of their paper-scale results
-existed; those of the eigenvalue steps after theirs had been seen (REPRODUCTION.md says
-so).
+The family grows as more steps land, so the correction can only get stricter.
+
+The rule and the claims of the sparse, pruning, NTT and presets steps were written before
+any of their paper-scale results existed; those of the eigenvalue steps after theirs had
+been seen (REPRODUCTION.md says so).
 
 Example
 -------
@@ -520,9 +521,9 @@ def claims_table(ds: xr.Dataset, digits: int = 3) -> str:
         "after Holm" says, for a decisive verdict, whether it survives Holm's correction
         over the m sided claims of the table.
     """
-    m = int((ds.side != 0).sum())
+    n_sided = int((ds.side != 0).sum())
     lines = ["| claim | quantity (per seed) | mean [95 % interval], seeds | reference | verdict "
-             f"| after Holm (m = {m}) | source |",
+             f"| after Holm (m = {n_sided}) | source |",
              "|---|---|---|---|---|---|---|"]
     for k in ds.claim.values:
         r = ds.sel(claim=k)

@@ -17,10 +17,10 @@ and node pruning); each keeps one file per finished run in a run store under
 eigenvalue analyses call the library functions directly. Each *figure step* draws one
 figure of the registry :data:`spectral_physics.figures.FIGURES` (PDF, PNG and provenance
 JSON to ``<out>/``: the figures of the last run, whose provenance names the Datasets
-they were drawn from). ``<work>/data/schedule.json`` records the schedule and ``<work>/data/steps.json`` each
-computed step's wall time, revision and stored runs; a work folder written by another
-version of the same schedule is refused. An ``<out>`` laid out before
-the per-schedule folders (``<out>/data/schedule.json``) is read as it is.
+they were drawn from). ``<work>/data/schedule.json`` records the schedule and
+``<work>/data/steps.json`` each computed step's wall time, revision and stored runs; a
+work folder written by another version of the same schedule is refused. An ``<out>``
+laid out before the per-schedule folders (``<out>/data/schedule.json``) is read as it is.
 
 Before any step runs, every data set the missing Datasets need is looked for (and
 downloaded where the machine is online), so a missing data set is an error at once,

@@ -548,9 +548,9 @@ def top_k_mask(scores, k: int):
 # --------------------------------------------------------------------------------------
 
 #: mask density at or below which a layer multiplies by the kept weights only. Measured
-#: (BENCHMARKS.md, one thread): a forward and backward pass of LeNet-300-100 (batch 64) is
-#: 5x faster at 1 %, 3x at 3 %, 1.25x at 10 %; of 784-500-500-10 (batch 200) 5x, 2.3x,
-#: 1.9x. On one 300 x 784 block the compiled loops lose from about 12 %.
+#: (``benchmarks/sparse_products.py``, BENCHMARKS.md, one thread): a forward and backward
+#: pass of LeNet-300-100 (batch 64) is 3.5x faster at 1 % and 3 %, 1.2x at 10 %, slower at
+#: 15 %; of 784-500-500-10 (batch 200) 2.7x, 1.9x, 1.6x, and slower at 20 %.
 SPARSE_DENSITY = 0.1
 
 
