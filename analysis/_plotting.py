@@ -41,6 +41,7 @@ COLORS: dict[str, str] = {
     "eigen": _GREEN,
     "svd": _ORANGE,
     "spectral": _PURPLE,
+    "qr": _SKY,
     # network states and eigenvalue sources (eigenvalue statistics, homeostasis)
     "trained": _BLUE,
     "initial": _VERMILLION,
@@ -64,7 +65,7 @@ COLORS: dict[str, str] = {
 
 #: one marker per training preset and wiring (the same in every figure)
 MARKERS: dict[str, str] = {
-    "direct": "o", "eigen-out": "s", "eigen": "^", "svd": "D", "spectral": "v",
+    "direct": "o", "eigen-out": "s", "eigen": "^", "svd": "D", "spectral": "v", "qr": "P",
     "ntt": "o", "random": "s", "scaled-random": "^", "magnitude": "D", "snip": "v", "logit-snip": "P",
 }
 

@@ -315,6 +315,23 @@ def test_one_colour_per_preset_and_ranking_across_figures():
     assert ntt["random"] == to_hex(COLORS["random"]) and ntt["ntt"] == to_hex(COLORS["ntt"])
 
 
+def test_every_preset_has_its_own_colour_and_marker():
+    # a preset missing from COLORS falls back on the palette by position, and so shares
+    # another preset's colour (qr took spectral's in accuracy_vs_hidden and eigen-out's
+    # in sparse_vs_direct before it was named)
+    from matplotlib.colors import to_hex
+    from spectral_physics.analysis._plotting import COLORS, MARKERS
+    from spectral_physics.presets import PRESETS
+
+    assert set(PRESETS) <= set(COLORS) and set(PRESETS) <= set(MARKERS)
+    assert len({COLORS[p] for p in PRESETS}) == len({MARKERS[p] for p in PRESETS}) == len(PRESETS)
+    ds = sparse_dataset()
+    ds = xr.concat([ds, ds.sel(train=["spectral"]).assign_coords(train=["qr"])], "train", data_vars="minimal")
+    sparse = _line_colors(plot_sparse_vs_direct(ds).axes[0])
+    assert set(sparse) == {"direct", "spectral", "qr"}
+    assert all(sparse[p] == to_hex(COLORS[p]) for p in sparse)
+
+
 def test_markers_are_not_clipped():
     figs = [plot_accuracy_vs_hidden(sweep_dataset()), plot_pruning_curves(pruning_dataset()),
             plot_sparse_vs_direct(sparse_dataset()), plot_ntt_comparison(ntt_dataset()),
