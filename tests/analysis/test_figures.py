@@ -321,6 +321,7 @@ def test_every_preset_has_its_own_colour_and_marker():
     # in sparse_vs_direct before it was named)
     from matplotlib.colors import to_hex
     from spectral_physics.analysis._plotting import COLORS, MARKERS
+
     from spectral_physics.presets import PRESETS
 
     assert set(PRESETS) <= set(COLORS) and set(PRESETS) <= set(MARKERS)
