@@ -67,8 +67,24 @@ def register(subparsers) -> None:
     p.set_defaults(func=_run)
 
 
+def _list(steps, args) -> int:
+    """The plan, what of it exists, and how far each unfinished grid step's run store is."""
+    from spectral_physics.analysis.reproduce import FULL, QUICK, schedule_label, stored_runs, work_dir
+
+    work = work_dir(args.out, schedule_label(args.quick))
+    for s in steps:
+        where = work / "data" / s.output if s.kind == "data" else args.out / f"{s.output}.pdf"
+        state = "exists" if where.exists() else "missing"
+        line = f"{s.kind:7s} {s.name:28s} {state:8s} {where}"
+        progress = stored_runs(s.name, QUICK if args.quick else FULL, work) if state == "missing" else None
+        if progress is not None:
+            line += f" ({progress[0]} of {progress[1]} runs stored)"
+        print(line)
+    return 0
+
+
 def _run(args) -> int:
-    from spectral_physics.analysis.reproduce import plan, reproduce, schedule_label, work_dir
+    from spectral_physics.analysis.reproduce import plan, reproduce
 
     from spectral_physics.cli import check_output_dir
 
@@ -83,12 +99,7 @@ def _run(args) -> int:
     if args.out is None:
         args.out = Path("figures/out")
     if args.list:
-        data = work_dir(args.out, schedule_label(args.quick)) / "data"
-        for s in steps:
-            where = data / s.output if s.kind == "data" else args.out / f"{s.output}.pdf"
-            state = "exists" if where.exists() else "missing"
-            print(f"{s.kind:7s} {s.name:28s} {state:8s} {where}")
-        return 0
+        return _list(steps, args)
     if args.estimate:
         return _estimate(args)
     check_output_dir(args.out, "--out")  # before minutes of work

@@ -74,6 +74,7 @@ __all__ = [
     "Step",
     "DEFAULT_BLAS_THREADS",
     "STORE_DIRS",
+    "stored_runs",
     "experiment_config",
     "plan",
     "redraw",
@@ -303,19 +304,32 @@ def experiment_config(step: str, sch: Mapping[str, Any]):
         n_train=part["subset"], n_test=part["n_test"], **extra)
 
 
-def _stored_runs(step: str, ctx: dict[str, Any]) -> int | None:
-    """Runs of a grid step already in its run store (``None`` for a step without one)."""
+def stored_runs(step: str, schedule: Mapping[str, Any], work: str | os.PathLike) -> tuple[int, int] | None:
+    """How far a grid step's run store is: ``(runs stored, runs of the step)``.
+
+    ``None`` for a step without a run store. ``work`` is the schedule's folder
+    (:func:`work_dir`); a store of another configuration counts as empty, as a resumed run
+    would find it. Runs stored under keys the schedule does not name are not counted.
+    """
     if step not in STORE_DIRS:
         return None
-    directory = ctx["out"] / STORE_DIRS[step]
+    directory = Path(work) / STORE_DIRS[step]
     if step == "presets_sweep":
         from .sweep import SweepSpec
-        from .sweep.run import sweep_store
+        from .sweep.run import _point_key, sweep_store
 
-        store = sweep_store(SweepSpec.from_dict(ctx["schedule"]["presets_sweep"]), directory)
+        spec = SweepSpec.from_dict(schedule["presets_sweep"])
+        store = sweep_store(spec, directory)
+        keys = {_point_key(p.index) for p in spec.points()}
     else:
-        store = experiment_config(step, ctx["schedule"]).store(directory)
-    return len(store.finished())
+        from .experiments.ntt import ntt_runs
+        from .experiments.pruning import pruning_runs
+        from .experiments.sparse import sparse_runs
+
+        config = experiment_config(step, schedule)
+        store = config.store(directory)
+        keys = set({"sparse": sparse_runs, "pruning": pruning_runs, "ntt": ntt_runs}[step](config))
+    return len(keys & set(store.finished())), len(keys)
 
 
 def _record_step(data_dir: Path, entry: dict[str, Any]) -> None:
@@ -597,15 +611,17 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
                 else:
                     from .sweep.execute import default_workers
 
-                    before = _stored_runs(step.name, ctx)
+                    before = stored_runs(step.name, sch, work)
                     _RUNNERS[step.name](ctx, target)
                     status = "computed"
+                    after = stored_runs(step.name, sch, work)
                     _record_step(work / "data", {
                         "step": step.name, "seconds": round(time.perf_counter() - t0, 2),
                         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "git_revision": git_revision(), "blas_threads": threads,
                         "workers": workers if workers is not None else default_workers(),
-                        "runs_stored_before": before, "runs": _stored_runs(step.name, ctx)})
+                        "runs_stored_before": before[0] if before else None,
+                        "runs": after[0] if after else None})
             else:
                 from spectral_physics.figures import draw
 

@@ -78,7 +78,7 @@ def test_quick_and_full_share_one_out(tmp_path, spy, monkeypatch):
     assert os.environ.get("OPENBLAS_NUM_THREADS") == blas_before  # restored
 
 
-def test_the_ledger_counts_the_runs_a_grid_step_found_stored(tmp_path, monkeypatch):
+def test_the_ledger_counts_the_runs_a_grid_step_found_stored(tmp_path, monkeypatch, capsys):
     """A resumed grid step records how many of its runs were on disk before and after."""
     def fake_sparse(ctx, path):  # one run lands in the step's store, then the Dataset
         cfg = rp.experiment_config("sparse", ctx["schedule"])
@@ -91,6 +91,23 @@ def test_the_ledger_counts_the_runs_a_grid_step_found_stored(tmp_path, monkeypat
     (entry,) = json.loads((tmp_path / "quick" / "data" / "steps.json").read_text())
     assert entry["step"] == "sparse" and entry["runs_stored_before"] == 0 and entry["runs"] == 1
     assert entry["workers"] >= 1
+    # how far the store is, out of the 2 trains x 6 densities of the quick sparse grid; a record
+    # under a key the schedule does not name is not one of its runs
+    work = tmp_path / "quick"
+    assert rp.stored_runs("sparse", QUICK, work) == (1, 12)
+    cfg = rp.experiment_config("sparse", QUICK)
+    with cfg.store(work / rp.STORE_DIRS["sparse"]).open(resume=True) as store:
+        store.save("not_a_run_of_this_grid", xr.Dataset({"a": ("x", [1.0])}))
+    assert rp.stored_runs("sparse", QUICK, work) == (1, 12)
+    assert rp.stored_runs("pruning", QUICK, work) == (0, 6)  # no store yet
+    assert rp.stored_runs("eigenstats", QUICK, work) is None  # not a grid step
+    # and reproduce --list shows it for a step whose Dataset is missing
+    (work / "data" / "sparse.nc").unlink()
+    from spectral_physics.cli import main
+
+    assert main(["reproduce", "--quick", "--list", "--out", str(tmp_path), "--only", "sparse"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if " sparse " in x)
+    assert "missing" in line and line.endswith("(1 of 12 runs stored)")
 
 
 def test_an_out_folder_of_the_old_layout_is_read_as_it_is(tmp_path):
