@@ -480,7 +480,7 @@ def _est_pruning(cal, sch, ctx):
                         train_s, eval_s, prune_s = train_s + tr_s, eval_s + ev_s, prune_s + pr_s
                         runs_s.append(tr_s + ev_s + pr_s)
                         runs += e
-                if "filter" in cfg.protocols:
+                if "filter" in cfg.protocols:  # one run per seed, each as long as the others
                     fs = len(cfg.filter_seeds)
                     step = _est_train(cal, sizes=sizes, train="eigen", activation=act, init=cfg.init,
                                       n_train=n, n_classes=c, lr=cfg.filter_lr)
@@ -501,7 +501,7 @@ def _est_pruning(cal, sch, ctx):
                         ev_s += k * (cfg.filter_full_epochs + 2) * ev  # per epoch, before and after
                         runs += k
                     train_s, eval_s = train_s + tr_s, eval_s + ev_s
-                    runs_s.append(tr_s + ev_s)
+                    runs_s.extend([(tr_s + ev_s) / fs] * fs)
     keys = list(pruning_runs(cfg))
     if len(keys) != len(runs_s):  # one prediction per task, in pruning_runs' order
         raise RuntimeError(f"pruning estimate: {len(runs_s)} predictions for {len(keys)} tasks")

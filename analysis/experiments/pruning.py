@@ -10,14 +10,16 @@ For each data set, activation and hidden width of a single-hidden-layer network:
   ``eigen`` (``phi`` frozen), rank, prune, rebuild, train the survivors fully, evaluate.
 
 Each (data set, activation, hidden, protocol) run is one netCDF record of a
-:class:`~spectral_physics.analysis.sweep.store.RunStore`; :func:`pruning_experiment`
-combines them into curves.
+:class:`~spectral_physics.analysis.sweep.store.RunStore`, and the filter is one run per
+seed: its seeds train one after the other (about 20 minutes each at the paper's scale on
+one core), so an interruption loses at most one seed's work. :func:`pruning_experiment`
+combines the records into curves.
 
 Example
 -------
->>> cfg = PruningConfig(datasets=("mnist",), hidden=(64,), seeds=(0,), epochs=1, n_train=500)
+>>> cfg = PruningConfig(datasets=("mnist",), hidden=(64,), seeds=(0,), filter_seeds=(0, 1), epochs=1, n_train=500)
 >>> sorted(pruning_runs(cfg))
-['mnist_tanh_h64_filter', 'mnist_tanh_h64_post_direct', 'mnist_tanh_h64_post_spectral']
+['mnist_tanh_h64_filter_s0', 'mnist_tanh_h64_filter_s1', 'mnist_tanh_h64_post_direct', 'mnist_tanh_h64_post_spectral']
 """
 
 from __future__ import annotations
@@ -122,8 +124,13 @@ def _key(name: str, activation: str, hidden: int, protocol: str) -> str:
     return f"{name}_{activation}_h{hidden}_{protocol}"
 
 
+def _filter_key(name: str, activation: str, hidden: int, seed: int) -> str:
+    return _key(name, activation, hidden, f"filter_s{seed}")
+
+
 def pruning_runs(config: PruningConfig) -> dict[str, dict[str, Any]]:
-    """Run key -> task: per data set, activation and width, one post-training run per preset and one filter run."""
+    """Run key -> task: per data set, activation and width, one post-training run per preset
+    (its seeds train together, as an ensemble) and one filter run per filter seed."""
     config = PruningConfig.from_dict(config)
     trains = sorted({t for t, _ in config.curves()}, key=["spectral", "direct"].index)
     tasks = {}
@@ -135,7 +142,8 @@ def pruning_runs(config: PruningConfig) -> dict[str, dict[str, Any]]:
                     for train in trains:
                         tasks[_key(name, act, h, f"post_{train}")] = {**base, "protocol": "post", "train": train}
                 if "filter" in config.protocols:
-                    tasks[_key(name, act, h, "filter")] = {**base, "protocol": "filter"}
+                    for sd in config.filter_seeds:
+                        tasks[_filter_key(name, act, h, sd)] = {**base, "protocol": "filter", "seed": sd}
     return tasks
 
 
@@ -152,7 +160,8 @@ def pruning_run(task: dict[str, Any]) -> xr.Dataset:
         return post_training_pruning(data, sizes, train=task["train"], seeds=list(a.seeds), epochs=a.epochs,
                                      lr=a.lr, rankings=ranks, fractions=default_fractions(a.fraction_step),
                                      **common)
-    return pretraining_filter(data, sizes, seeds=list(a.filter_seeds), eigen_epochs=a.filter_eigen_epochs,
+    # the seeds of pretraining_filter are independent, so one seed alone gives that seed's numbers
+    return pretraining_filter(data, sizes, seeds=[int(task["seed"])], eigen_epochs=a.filter_eigen_epochs,
                               full_epochs=a.filter_full_epochs, l1=a.filter_l1, lr=a.filter_lr,
                               rankings=list(a.filter_rankings), fractions=list(a.filter_fractions), **common)
 
@@ -168,7 +177,7 @@ def _curves(config: PruningConfig, recs: dict[str, xr.Dataset], name: str, act: 
         dense = xr.concat([post[t].test_accuracy_dense for t in presets], dim="preset")
         out["dense_accuracy"] = dense.assign_coords(preset=presets)
     if "filter" in config.protocols:
-        filt = recs[_key(name, act, h, "filter")]
+        filt = xr.concat([recs[_filter_key(name, act, h, sd)] for sd in config.filter_seeds], dim="seed")
         f = filt.accuracy.rename(fraction_removed="filter_fraction", ranking="filter_curve", seed="filter_seed")
         out["filter_accuracy"] = f.assign_coords(filter_curve=[f"filter: {r}" for r in f.filter_curve.values])
     # the old layout's variable order, which the figures and their tests read

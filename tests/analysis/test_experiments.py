@@ -96,6 +96,36 @@ def test_pruning_experiment_post_only(tmp_path, data_root):
     assert np.all(post.sel(fraction_removed=1.0).values < 0.25)
 
 
+def test_pruning_filter_is_one_run_per_seed_with_the_numbers_of_all_seeds_at_once(tmp_path, data_root):
+    """The filter's seeds are stored one by one (an interruption loses one seed's work), and
+    their records put together equal pretraining_filter over all the seeds in one call."""
+    from spectral_physics.analysis.experiments.pruning import _load_data, pruning_runs
+
+    from spectral_physics.pruning import pretraining_filter
+
+    cfg = PruningConfig(datasets=("mnist",), hidden=(12,), seeds=(0,), protocols=("filter",), n_train=300,
+                        n_test=200, init="paper", filter_seeds=(3, 1), filter_eigen_epochs=1, filter_full_epochs=1,
+                        filter_fractions=(0.0, 0.5), filter_rankings=("eigenvalue", "random"))
+    assert sorted(pruning_runs(cfg)) == ["mnist_tanh_h12_filter_s1", "mnist_tanh_h12_filter_s3"]
+    ds = pruning_experiment(cfg, tmp_path / "runs", data_root=data_root, progress=False)
+    data = _load_data("mnist", 300, 0, 200, data_root)
+    whole = pretraining_filter(data, [784, 12, 10], seeds=[3, 1], eigen_epochs=1, full_epochs=1, lr=cfg.filter_lr,
+                               rankings=["eigenvalue", "random"], fractions=[0.0, 0.5], init="paper")
+    got = ds.filter_accuracy.sel(dataset="mnist")
+    assert got.filter_seed.values.tolist() == [3, 1]
+    assert got.filter_curve.values.tolist() == ["filter: eigenvalue", "filter: random"]
+    np.testing.assert_array_equal(got.transpose("filter_fraction", "filter_curve", "filter_seed").values,
+                                  whole.accuracy.values)
+    # a lost seed is the only one recomputed
+    victim = tmp_path / "runs" / "mnist_tanh_h12_filter_s1.nc"
+    kept = tmp_path / "runs" / "mnist_tanh_h12_filter_s3.nc"
+    stamp = kept.stat().st_mtime_ns
+    victim.unlink()
+    again = pruning_experiment(cfg, tmp_path / "runs", data_root=data_root, progress=False)
+    assert victim.exists() and kept.stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(again.filter_accuracy.values, ds.filter_accuracy.values)
+
+
 def test_cli_bad_field_is_one_line_exit_2(tmp_path):
     r = subprocess.run([sys.executable, "-m", "spectral_physics.cli", "experiment", "sparse", "--densities", "2",
                         "--results", str(tmp_path / "r")], capture_output=True, text=True, timeout=120)

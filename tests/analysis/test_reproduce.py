@@ -99,7 +99,7 @@ def test_the_ledger_counts_the_runs_a_grid_step_found_stored(tmp_path, monkeypat
     with cfg.store(work / rp.STORE_DIRS["sparse"]).open(resume=True) as store:
         store.save("not_a_run_of_this_grid", xr.Dataset({"a": ("x", [1.0])}))
     assert rp.stored_runs("sparse", QUICK, work) == (1, 12)
-    assert rp.stored_runs("pruning", QUICK, work) == (0, 6)  # no store yet
+    assert rp.stored_runs("pruning", QUICK, work) == (0, 8)  # no store yet: 2 data sets x (2 posts + 2 filter seeds)
     assert rp.stored_runs("eigenstats", QUICK, work) is None  # not a grid step
     # and reproduce --list shows it for a step whose Dataset is missing
     (work / "data" / "sparse.nc").unlink()
