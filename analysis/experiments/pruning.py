@@ -11,7 +11,7 @@ For each data set, activation and hidden width of a single-hidden-layer network:
 
 Each (data set, activation, hidden, protocol) run is one netCDF record of a
 :class:`~spectral_physics.analysis.sweep.store.RunStore`, and the filter is one run per
-seed: its seeds train one after the other (about 20 minutes each at the paper's scale on
+seed: its seeds train one after the other (17 minutes each at the paper's scale on
 one core), so an interruption loses at most one seed's work. :func:`pruning_experiment`
 combines the records into curves.
 
@@ -148,7 +148,8 @@ def pruning_runs(config: PruningConfig) -> dict[str, dict[str, Any]]:
 
 
 def pruning_run(task: dict[str, Any]) -> xr.Dataset:
-    """One protocol on one (data set, activation, width): the unit of work of :func:`pruning_experiment`."""
+    """One protocol on one (data set, activation, width), for one seed if the filter: the unit of work of
+    :func:`pruning_experiment`."""
     from spectral_physics.pruning import default_fractions, post_training_pruning, pretraining_filter
 
     a = PruningConfig.from_dict(task["config"])
