@@ -11,9 +11,8 @@ For each data set, activation and hidden width of a single-hidden-layer network:
 
 Each (data set, activation, hidden, protocol) run is one netCDF record of a
 :class:`~spectral_physics.analysis.sweep.store.RunStore`, and the filter is one run per
-seed: its seeds train one after the other (17 minutes each at the paper's scale on
-one core), so an interruption loses at most one seed's work. :func:`pruning_experiment`
-combines the records into curves.
+seed (17 minutes each at the paper's scale on one core), so an interruption loses at
+most one seed's work. :func:`pruning_experiment` combines the records into curves.
 
 Example
 -------

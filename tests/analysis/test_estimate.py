@@ -193,3 +193,27 @@ def test_runs_already_stored_are_left_out_of_what_remains(tmp_path, first):
             store.path(k).write_bytes(b"")
     r4 = row()[1]
     assert r4["parts"]["runs_done"] == len(keys) and r4["parts"]["remaining_seconds"] == 0
+
+
+def test_each_filter_seed_is_a_run_of_its_own(tmp_path, first):
+    """The filter predicts one run per seed, each an equal share: one seed stored leaves out exactly that share."""
+    from spectral_physics.analysis.experiments.pruning import pruning_runs
+    from spectral_physics.analysis.reproduce import experiment_config
+
+    cal = first["calibration"]
+    two = copy.deepcopy(TINY)
+    two["pruning"]["filter"]["seeds"] = [0, 1]  # the same shapes: nothing new to calibrate
+    one_seed = estimate(schedule=TINY, only=["pruning"], workers=1, calibration=cal)["steps"][0]
+    rep = estimate(schedule=two, only=["pruning"], workers=1, calibration=cal, out=tmp_path)
+    assert rep["calibration"].keys() == cal.keys()
+    row = rep["steps"][0]
+    share = row["seconds"] - one_seed["seconds"]  # what the second seed adds
+    assert share > 0 and row["runs"] == one_seed["runs"] + 3  # 1 eigen + 1 ranking x 2 fractions
+    cfg = experiment_config("pruning", two)
+    keys = [k for k in pruning_runs(cfg) if "_filter_s" in k]
+    assert keys == ["mnist_tanh_h8_filter_s0", "mnist_tanh_h8_filter_s1"]
+    with cfg.store(tmp_path / "parts" / "pruning").open() as store:
+        store.path(keys[0]).write_bytes(b"")
+    left = estimate(schedule=two, only=["pruning"], workers=1, calibration=cal, out=tmp_path)["steps"][0]
+    assert left["parts"]["runs_done"] == 1
+    assert left["parts"]["remaining_seconds"] == pytest.approx(row["seconds"] - share, rel=1e-12)
