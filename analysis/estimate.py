@@ -311,8 +311,8 @@ def _est_pool(cal: _Calibration, workers: int) -> tuple[float, float]:
     at once: the start-up is the time until the last worker began (spawn and imports) plus
     the longest first fit (compiled kernels loaded). The slowdown comes from three more
     rounds on the warm workers, each started together, so that one worker's imports do not
-    overlap another's timed steps: the median round's mean duration over the same workload
-    run alone here
+    overlap another's timed steps: the median round's mean duration over the median of three
+    runs of the same workload alone here
     (>= 1 where the workers share cores, memory bandwidth or a machine busy with other jobs).
     """
     desc = {"what": "pool", "workers": int(workers)}
@@ -321,7 +321,9 @@ def _est_pool(cal: _Calibration, workers: int) -> tuple[float, float]:
     def measure_start() -> float:
         from .sweep.execute import make_executor
 
-        alone = min(_est_pool_probe()[2] for _ in range(2))
+        # the same statistic on both sides: the median of three (a minimum alone would read the
+        # pool slower by the spread of the runs, about 4 % here)
+        alone = float(np.median([_est_pool_probe()[2] for _ in range(3)]))
         t0 = time.time()
         ex, close = make_executor(workers=int(workers), device="cpu")
         try:
