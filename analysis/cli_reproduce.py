@@ -69,14 +69,14 @@ def register(subparsers) -> None:
 
 def _list(steps, args) -> int:
     """The plan, what of it exists, and how far each unfinished grid step's run store is."""
-    from spectral_physics.analysis.reproduce import FULL, QUICK, schedule_label, stored_runs, work_dir
+    from spectral_physics.analysis.reproduce import schedule_label, schedule_of, stored_runs, work_dir
 
     work = work_dir(args.out, schedule_label(args.quick))
     for s in steps:
         where = work / "data" / s.output if s.kind == "data" else args.out / f"{s.output}.pdf"
         state = "exists" if where.exists() else "missing"
         line = f"{s.kind:7s} {s.name:28s} {state:8s} {where}"
-        progress = stored_runs(s.name, QUICK if args.quick else FULL, work) if state == "missing" else None
+        progress = stored_runs(s.name, schedule_of(args.quick), work) if state == "missing" else None
         if progress is not None:
             line += f" ({progress[0]} of {progress[1]} runs stored)"
         print(line)

@@ -9,7 +9,6 @@ how often the schedule needs it. Nothing of the real schedule is trained.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import sys
@@ -25,13 +24,12 @@ from spectral_physics.atomic import write_text_atomic
 from ._xr import to_json
 from .reproduce import (
     DEFAULT_BLAS_THREADS,
-    FULL,
-    QUICK,
     STORE_DIRS,
     _blas_limits,
     experiment_config,
     plan,
     schedule_label,
+    schedule_of,
     work_dir,
 )
 
@@ -428,7 +426,7 @@ def _store(ctx: dict[str, Any], step: str, config: Any) -> Any:
 
 def _est_presets_sweep(cal, sch, ctx):
     from .sweep import SweepSpec
-    from .sweep.run import _point_key, sweep_store
+    from .sweep.run import point_key, sweep_store
 
     spec = SweepSpec.from_dict(sch)
     points = spec.points()
@@ -450,7 +448,7 @@ def _est_presets_sweep(cal, sch, ctx):
         points_s.append(steps * step + ev)
     names = sorted({p.params["dataset"] for p in points})
     store = None if ctx.get("work") is None else sweep_store(spec, ctx["work"] / STORE_DIRS["presets_sweep"])
-    total, pool = _pooled(cal, ctx, {_point_key(p.index): t for p, t in zip(points, points_s)}, names, store)
+    total, pool = _pooled(cal, ctx, {point_key(p.index): t for p, t in zip(points, points_s)}, names, store)
     return len(points) * e, total, {"train": train_s, "evaluation": eval_s, **pool, "points": len(points)}
 
 
@@ -740,7 +738,7 @@ def estimate(*, quick: bool = False, only: Iterable[str] | None = None, out: str
     threads = DEFAULT_BLAS_THREADS if blas_threads is None else int(blas_threads)
     if threads < 1:
         raise ValueError(f"blas_threads must be a positive integer, got {blas_threads!r}")
-    sch = copy.deepcopy(dict(schedule) if schedule is not None else (QUICK if quick else FULL))
+    sch = schedule_of(quick, schedule)
     label = schedule_label(quick, schedule)
     data_dir = None if out is None else work_dir(out, label) / "data"
     device = (sch.get("presets_sweep") or {}).get("device")

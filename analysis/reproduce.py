@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import json
 import os
 import time
@@ -80,6 +81,7 @@ __all__ = [
     "redraw",
     "reproduce",
     "schedule_label",
+    "schedule_of",
     "work_dir",
 ]
 
@@ -270,6 +272,22 @@ def _step_presets_sweep(ctx: dict[str, Any], path: Path) -> None:
               progress=ctx["inner_progress"])
 
 
+#: experiment step -> its module under :mod:`.experiments`, experiment function and run-key function
+_EXPERIMENTS = {"sparse": ("sparse", "sparse_vs_direct", "sparse_runs"),
+                "pruning": ("pruning", "pruning_experiment", "pruning_runs"),
+                "ntt": ("ntt", "ntt_comparison", "ntt_runs")}
+
+
+def _experiment(step: str, role: str) -> Callable[..., Any]:
+    """Experiment step ``step``'s ``"experiment"`` function or its ``"runs"`` (run key -> task).
+
+    Looked up at call time, so a test that replaces the module's function is obeyed.
+    """
+    module, experiment, runs = _EXPERIMENTS[step]
+    return getattr(importlib.import_module(f"{__package__}.experiments.{module}"),
+                   {"experiment": experiment, "runs": runs}[role])
+
+
 #: where each grid step keeps its run store, inside the work folder
 STORE_DIRS = {"presets_sweep": "sweeps/presets", "pruning": "parts/pruning", "sparse": "parts/sparse",
               "ntt": "parts/ntt"}
@@ -316,19 +334,15 @@ def stored_runs(step: str, schedule: Mapping[str, Any], work: str | os.PathLike)
     directory = Path(work) / STORE_DIRS[step]
     if step == "presets_sweep":
         from .sweep import SweepSpec
-        from .sweep.run import _point_key, sweep_store
+        from .sweep.run import point_key, sweep_store
 
         spec = SweepSpec.from_dict(schedule["presets_sweep"])
         store = sweep_store(spec, directory)
-        keys = {_point_key(p.index) for p in spec.points()}
+        keys = {point_key(p.index) for p in spec.points()}
     else:
-        from .experiments.ntt import ntt_runs
-        from .experiments.pruning import pruning_runs
-        from .experiments.sparse import sparse_runs
-
         config = experiment_config(step, schedule)
         store = config.store(directory)
-        keys = set({"sparse": sparse_runs, "pruning": pruning_runs, "ntt": ntt_runs}[step](config))
+        keys = set(_experiment(step, "runs")(config))
     return len(keys & set(store.finished())), len(keys)
 
 
@@ -348,11 +362,7 @@ def _record_step(data_dir: Path, entry: dict[str, Any]) -> None:
 
 
 def _step_experiment(step: str, ctx: dict[str, Any], path: Path) -> None:
-    from .experiments.ntt import ntt_comparison
-    from .experiments.pruning import pruning_experiment
-    from .experiments.sparse import sparse_vs_direct
-
-    run = {"sparse": sparse_vs_direct, "pruning": pruning_experiment, "ntt": ntt_comparison}[step]
+    run = _experiment(step, "experiment")
     ds = run(experiment_config(step, ctx["schedule"]), ctx["out"] / STORE_DIRS[step], data_root=ctx["data_root"],
              progress=ctx["inner_progress"], **_pool(ctx))
     write_netcdf(ds, path)
@@ -476,6 +486,11 @@ DEFAULT_BLAS_THREADS = 1
 
 
 
+def schedule_of(quick: bool = False, schedule: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A private copy of the schedule to run: ``schedule`` if given, else :data:`QUICK` or :data:`FULL`."""
+    return copy.deepcopy(dict(schedule) if schedule is not None else (QUICK if quick else FULL))
+
+
 def schedule_label(quick: bool = False, schedule: Mapping[str, Any] | None = None) -> str:
     """The name of a schedule's folder under ``out``: ``"quick"``, ``"full"`` or ``"custom"``."""
     return "custom" if schedule is not None else ("quick" if quick else "full")
@@ -588,7 +603,7 @@ def reproduce(*, quick: bool = False, only: Iterable[str] | None = None, out: st
     out = Path(out)
     label = schedule_label(quick, schedule)
     work = work_dir(out, label)
-    sch = copy.deepcopy(dict(schedule) if schedule is not None else (QUICK if quick else FULL))
+    sch = schedule_of(quick, schedule)
     steps = plan(only)
     _check_data_available(steps, sch, data_root, work)  # before minutes of work
     (work / "data").mkdir(parents=True, exist_ok=True)
@@ -714,7 +729,7 @@ def redraw(source: str | os.PathLike, *, out: str | os.PathLike | None = None, o
     figures = [s for s in plan() if s.kind == "figure"
                and (only is None or s.output in only or not only.isdisjoint(s.needs))]
     recorded = _recorded_schedule(data)
-    current = QUICK if recorded.get("label", label) == "quick" else FULL
+    current = schedule_of(recorded.get("label", label) == "quick")
     report: dict[str, Any] = {
         "source": str(source), "work_dir": str(work),
         "schedule": {"label": recorded.get("label"), "fingerprint": recorded.get("fingerprint"),

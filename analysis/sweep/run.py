@@ -217,7 +217,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _point_key(index: int) -> str:
+def point_key(index: int) -> str:
+    """The run-store key of grid point ``index`` (its point file is ``<key>.json``)."""
     return f"point-{index:06d}"
 
 
@@ -244,7 +245,7 @@ def pending_points(spec: SweepSpec | Mapping | str | os.PathLike, results_dir: s
     """Indices of the grid points without a valid result file in ``results_dir``."""
     spec = load_spec(spec)
     store = sweep_store(spec, results_dir)
-    return [p.index for p in spec.points() if store.load(_point_key(p.index), _validator(spec, p)) is None]
+    return [p.index for p in spec.points() if store.load(point_key(p.index), _validator(spec, p)) is None]
 
 
 def run_sweep(
@@ -322,13 +323,13 @@ def run_sweep(
     data = {"name": spec.fixed.get("dataset"), "subset": spec.fixed.get("subset"),
             "data_seed": spec.data_seed, "n_test": spec.n_test, "root": spec.data_root}
     points = spec.points()
-    tasks = {_point_key(p.index): {
+    tasks = {point_key(p.index): {
         "index": p.index, "params": p.params, "seeds": spec.seeds,
         "data": {**data, "name": p.params["dataset"], "subset": p.params["subset"]},
         "device": device, "ensemble": ensemble, "fail": p.index in fail,
         **({"order_seed": spec.data_seed} if spec.shared_data_order else {}),
     } for p in points}
-    checks = {_point_key(p.index): _validator(spec, p) for p in points}
+    checks = {point_key(p.index): _validator(spec, p) for p in points}
 
     def validate(rec: dict[str, Any]) -> bool:
         return checks[rec["key"]](rec)
@@ -380,7 +381,7 @@ def assemble(spec: SweepSpec | Mapping | str | os.PathLike, results_dir: str | o
     missing = []
     store = sweep_store(spec, results_dir)
     for p in spec.points():
-        rec = store.load(_point_key(p.index), _validator(spec, p))
+        rec = store.load(point_key(p.index), _validator(spec, p))
         idx = np.unravel_index(p.index, shape)
         if rec is None:
             missing.append(p.index)

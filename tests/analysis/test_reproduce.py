@@ -110,6 +110,27 @@ def test_the_ledger_counts_the_runs_a_grid_step_found_stored(tmp_path, monkeypat
     assert "missing" in line and line.endswith("(1 of 12 runs stored)")
 
 
+def test_the_sweep_store_is_counted_by_its_point_keys(tmp_path):
+    from spectral_physics.analysis.sweep import SweepSpec, point_key, sweep_store
+
+    spec = SweepSpec.from_dict(QUICK["presets_sweep"])
+    n = len(spec.points())
+    assert rp.stored_runs("presets_sweep", QUICK, tmp_path) == (0, n)
+    with sweep_store(spec, tmp_path / rp.STORE_DIRS["presets_sweep"]).open(resume=True) as store:
+        store.save(point_key(3), {"index": 3})
+        store.save("point-x", {"index": -1})  # not a key of the grid
+    assert point_key(3) == "point-000003"
+    assert rp.stored_runs("presets_sweep", QUICK, tmp_path) == (1, n)
+
+
+def test_schedule_of_copies_the_schedule_it_names():
+    assert rp.schedule_of(quick=True) == QUICK and rp.schedule_of() == rp.FULL
+    sch = rp.schedule_of(quick=True)
+    sch["sparse"]["densities"].append(0.5)
+    assert rp.schedule_of(quick=True) == QUICK != sch  # a deep copy: QUICK itself is untouched
+    assert rp.schedule_of(True, {"a": {"b": 1}}) == {"a": {"b": 1}}
+
+
 def test_an_out_folder_of_the_old_layout_is_read_as_it_is(tmp_path):
     rp._check_schedule(tmp_path / "data", QUICK, "quick")  # what a run before the split wrote
     assert work_dir(tmp_path, "quick") == tmp_path
