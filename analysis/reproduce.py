@@ -272,10 +272,12 @@ def _step_presets_sweep(ctx: dict[str, Any], path: Path) -> None:
               progress=ctx["inner_progress"])
 
 
-#: experiment step -> its module under :mod:`.experiments`, experiment function and run-key function
-_EXPERIMENTS = {"sparse": ("sparse", "sparse_vs_direct", "sparse_runs"),
-                "pruning": ("pruning", "pruning_experiment", "pruning_runs"),
-                "ntt": ("ntt", "ntt_comparison", "ntt_runs")}
+#: experiment step -> its module under :mod:`.experiments` and the names of its two functions
+_EXPERIMENTS = {
+    "sparse": {"module": "sparse", "experiment": "sparse_vs_direct", "runs": "sparse_runs"},
+    "pruning": {"module": "pruning", "experiment": "pruning_experiment", "runs": "pruning_runs"},
+    "ntt": {"module": "ntt", "experiment": "ntt_comparison", "runs": "ntt_runs"},
+}
 
 
 def _experiment(step: str, role: str) -> Callable[..., Any]:
@@ -283,9 +285,8 @@ def _experiment(step: str, role: str) -> Callable[..., Any]:
 
     Looked up at call time, so a test that replaces the module's function is obeyed.
     """
-    module, experiment, runs = _EXPERIMENTS[step]
-    return getattr(importlib.import_module(f"{__package__}.experiments.{module}"),
-                   {"experiment": experiment, "runs": runs}[role])
+    entry = _EXPERIMENTS[step]
+    return getattr(importlib.import_module(f"{__package__}.experiments.{entry['module']}"), entry[role])
 
 
 #: where each grid step keeps its run store, inside the work folder
