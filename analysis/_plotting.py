@@ -11,7 +11,9 @@ change what a figure shows (e.g. bars replaced by seed means) update ``fig.plott
 Colours carry one meaning each: :data:`COLORS` maps every name a figure labels (a
 training preset, a network state or eigenvalue source, a pruning ranking, a sparse
 wiring) to one colour, used for it in every panel of every figure. Names of different
-kinds may share a hue, but never within one figure. Curves over an ensemble's ``seed``
+kinds may share a hue, but never within one figure, except a variant of a wiring (the
+same scores thresholded globally or per layer): it takes its parent's hue, its own
+marker and a dashed line (:data:`LINESTYLES`). Curves over an ensemble's ``seed``
 dim are drawn as seed means with standard errors (:func:`mean_sem`), as bands or error
 bars. A Dataset from a reduced schedule (attribute ``schedule_label``, e.g. ``"quick"``)
 gets a corner note saying so (:func:`schedule_note`, called by :func:`finish`).
@@ -26,8 +28,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["COLORS", "MARKERS", "LABELS", "color", "marker", "label", "finish", "check", "schedule_label",
-           "schedule_note", "seed_mean", "seed_sem", "mean_sem"]
+__all__ = ["COLORS", "MARKERS", "LINESTYLES", "LABELS", "color", "marker", "linestyle", "label", "finish", "check",
+           "schedule_label", "schedule_note", "seed_mean", "seed_sem", "mean_sem"]
 
 # Okabe-Ito colour-blind-safe palette (as paper.mplstyle's cycle)
 _BLUE, _VERMILLION, _GREEN, _ORANGE = "#0072B2", "#D55E00", "#009E73", "#E69F00"
@@ -61,13 +63,23 @@ COLORS: dict[str, str] = {
     "snip": _PURPLE,
     "logit-snip": _GREEN,
     "dense": _BLACK,
+    # variants of a wiring: the parent's hue, drawn dashed (LINESTYLES)
+    "ntt-global": _BLUE,
+    "global-magnitude": _ORANGE,
+    "snip-layer": _PURPLE,
+    "logit-snip-layer": _GREEN,
 }
 
 #: one marker per training preset and wiring (the same in every figure)
 MARKERS: dict[str, str] = {
     "direct": "o", "eigen-out": "s", "eigen": "^", "svd": "D", "spectral": "v", "qr": "P",
     "ntt": "o", "random": "s", "scaled-random": "^", "magnitude": "D", "snip": "v", "logit-snip": "P",
+    "ntt-global": "X", "global-magnitude": "*", "snip-layer": "<", "logit-snip-layer": ">",
 }
+
+#: line style of the names not drawn solid: the variants of a wiring
+LINESTYLES: dict[str, str] = {"ntt-global": "--", "global-magnitude": "--", "snip-layer": "--",
+                              "logit-snip-layer": "--"}
 
 #: mathtext labels of the quantities the Datasets name in code
 LABELS: dict[str, str] = {
@@ -93,6 +105,11 @@ _FALLBACK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 def color(name: str, i: int = 0) -> str:
     """The colour of ``name`` (:data:`COLORS`); the ``i``-th palette colour for a name it lacks."""
     return COLORS.get(str(name), _FALLBACK[i % len(_FALLBACK)])
+
+
+def linestyle(name: str) -> str:
+    """The line style of ``name`` (:data:`LINESTYLES`); solid for every other name."""
+    return LINESTYLES.get(str(name), "-")
 
 
 def marker(name: str, i: int = 0) -> str:

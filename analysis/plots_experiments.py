@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._plotting import check, color, finish, marker, mean_sem
+from ._plotting import check, color, finish, linestyle, marker, mean_sem
 
 __all__ = [
     "plot_accuracy_vs_hidden",
@@ -279,7 +279,8 @@ def plot_ntt_comparison(ds) -> Figure:
                 plotted.setdefault("dense", {})[name] = v
                 plotted.setdefault("dense_sem", {})[name] = e
                 continue
-            _errorbar(ax, dens[order], m[order], s[order], marker=marker(w, i), color=color(w, i), label=w)
+            _errorbar(ax, dens[order], m[order], s[order], marker=marker(w, i), color=color(w, i), ls=linestyle(w),
+                      label=w)
         _log_ticks(ax, dens)
         ax.set_xlabel("fraction of weights kept")
         ax.set_title(_DATA_LABELS.get(name, name))

@@ -333,6 +333,31 @@ def test_every_preset_has_its_own_colour_and_marker():
     assert all(sparse[p] == to_hex(COLORS[p]) for p in sparse)
 
 
+def test_every_wiring_has_its_own_marker_and_variants_their_parents_hue():
+    # ntt-global and global-magnitude (in the FULL comparison) fell back on the palette by
+    # position before they were named: global-magnitude took scaled-random's colour and
+    # ntt-global random's marker
+    from matplotlib.colors import to_hex
+    from spectral_physics.analysis._plotting import COLORS, LINESTYLES, MARKERS
+    from spectral_physics.analysis.experiments.ntt import EXTRA_WIRINGS, WIRINGS
+
+    drawn = [w for w in WIRINGS + EXTRA_WIRINGS if w != "dense"]  # dense is a line without markers
+    assert set(drawn) <= set(COLORS) and set(drawn) <= set(MARKERS)
+    assert len({MARKERS[w] for w in drawn}) == len(drawn)
+    parents = {"ntt-global": "ntt", "global-magnitude": "magnitude", "snip-layer": "snip",
+               "logit-snip-layer": "logit-snip"}
+    assert set(LINESTYLES) == set(parents) == set(EXTRA_WIRINGS)
+    solid = [w for w in drawn if w not in parents]
+    assert len({COLORS[w] for w in solid}) == len(solid)
+    assert all(COLORS[v] == COLORS[p] and LINESTYLES[v] == "--" for v, p in parents.items())
+    ds = ntt_dataset()
+    ds = ds.assign_coords(wiring=[{"random": "ntt-global"}.get(str(w), str(w)) for w in ds.wiring.values])
+    fig = plot_ntt_comparison(ds)
+    lines = {c.get_label(): c.lines[0] for c in fig.axes[0].containers}
+    assert lines["ntt-global"].get_linestyle() == "--" and lines["ntt"].get_linestyle() == "-"
+    assert lines["ntt-global"].get_marker() == "X" and to_hex(lines["ntt-global"].get_color()) == COLORS["ntt"].lower()
+
+
 def test_markers_are_not_clipped():
     figs = [plot_accuracy_vs_hidden(sweep_dataset()), plot_pruning_curves(pruning_dataset()),
             plot_sparse_vs_direct(sparse_dataset()), plot_ntt_comparison(ntt_dataset()),
