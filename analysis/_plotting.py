@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["COLORS", "MARKERS", "LINESTYLES", "LABELS", "color", "marker", "linestyle", "label", "finish", "check",
-           "schedule_label", "schedule_note", "seed_mean", "seed_sem", "mean_sem"]
+__all__ = ["COLORS", "MARKERS", "LINESTYLES", "VARIANTS", "LABELS", "color", "marker", "linestyle", "label",
+           "finish", "check", "schedule_label", "schedule_note", "seed_mean", "seed_sem", "mean_sem"]
 
 # Okabe-Ito colour-blind-safe palette (as paper.mplstyle's cycle)
 _BLUE, _VERMILLION, _GREEN, _ORANGE = "#0072B2", "#D55E00", "#009E73", "#E69F00"
@@ -63,12 +63,12 @@ COLORS: dict[str, str] = {
     "snip": _PURPLE,
     "logit-snip": _GREEN,
     "dense": _BLACK,
-    # variants of a wiring: the parent's hue, drawn dashed (LINESTYLES)
-    "ntt-global": _BLUE,
-    "global-magnitude": _ORANGE,
-    "snip-layer": _PURPLE,
-    "logit-snip-layer": _GREEN,
 }
+
+#: variant of a wiring (the same scores thresholded globally or per layer) -> its parent
+VARIANTS: dict[str, str] = {"ntt-global": "ntt", "global-magnitude": "magnitude", "snip-layer": "snip",
+                            "logit-snip-layer": "logit-snip"}
+COLORS.update({v: COLORS[p] for v, p in VARIANTS.items()})  # the parent's hue, drawn dashed
 
 #: one marker per training preset and wiring (the same in every figure)
 MARKERS: dict[str, str] = {
@@ -78,8 +78,7 @@ MARKERS: dict[str, str] = {
 }
 
 #: line style of the names not drawn solid: the variants of a wiring
-LINESTYLES: dict[str, str] = {"ntt-global": "--", "global-magnitude": "--", "snip-layer": "--",
-                              "logit-snip-layer": "--"}
+LINESTYLES: dict[str, str] = dict.fromkeys(VARIANTS, "--")
 
 #: mathtext labels of the quantities the Datasets name in code
 LABELS: dict[str, str] = {
