@@ -24,6 +24,7 @@ Example
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,15 +156,19 @@ def pruning_run(task: dict[str, Any]) -> xr.Dataset:
     data = _load_data(task["dataset"], a.n_train, 0, a.n_test, task.get("data_root"))
     sizes = [data.n_features, int(task["hidden"]), data.n_classes]
     common = {"activation": task["activation"], "init": a.init, "attrs": {"dataset": task["dataset"]}}
+    t0 = time.perf_counter()
     if task["protocol"] == "post":
         ranks = [r for t, r in a.curves() if t == task["train"]]
-        return post_training_pruning(data, sizes, train=task["train"], seeds=list(a.seeds), epochs=a.epochs,
-                                     lr=a.lr, rankings=ranks, fractions=default_fractions(a.fraction_step),
-                                     **common)
-    # the seeds of pretraining_filter are independent, so one seed alone gives that seed's numbers
-    return pretraining_filter(data, sizes, seeds=[int(task["seed"])], eigen_epochs=a.filter_eigen_epochs,
-                              full_epochs=a.filter_full_epochs, l1=a.filter_l1, lr=a.filter_lr,
-                              rankings=list(a.filter_rankings), fractions=list(a.filter_fractions), **common)
+        ds = post_training_pruning(data, sizes, train=task["train"], seeds=list(a.seeds), epochs=a.epochs,
+                                   lr=a.lr, rankings=ranks, fractions=default_fractions(a.fraction_step),
+                                   **common)
+    else:
+        # the seeds of pretraining_filter are independent, so one seed alone gives that seed's numbers
+        ds = pretraining_filter(data, sizes, seeds=[int(task["seed"])], eigen_epochs=a.filter_eigen_epochs,
+                                full_epochs=a.filter_full_epochs, l1=a.filter_l1, lr=a.filter_lr,
+                                rankings=list(a.filter_rankings), fractions=list(a.filter_fractions), **common)
+    ds.attrs["wall_seconds"] = time.perf_counter() - t0
+    return ds
 
 
 def _curves(config: PruningConfig, recs: dict[str, xr.Dataset], name: str, act: str, h: int) -> xr.Dataset:
@@ -180,8 +185,14 @@ def _curves(config: PruningConfig, recs: dict[str, xr.Dataset], name: str, act: 
         filt = xr.concat([recs[_filter_key(name, act, h, sd)] for sd in config.filter_seeds], dim="seed")
         f = filt.accuracy.rename(fraction_removed="filter_fraction", ranking="filter_curve", seed="filter_seed")
         out["filter_accuracy"] = f.assign_coords(filter_curve=[f"filter: {r}" for r in f.filter_curve.values])
+    # runs stored before runs timed themselves (2026-12-02) have no wall time: NaN
+    runs = {k.removeprefix(_key(name, act, h, "")): recs[k] for k in pruning_runs(config)
+            if k.startswith(_key(name, act, h, ""))}
+    out["run_wall_seconds"] = xr.DataArray([float(r.attrs.get("wall_seconds", "nan")) for r in runs.values()],
+                                           dims="run", coords={"run": list(runs)})
     # the old layout's variable order, which the figures and their tests read
-    return xr.Dataset({k: out[k] for k in ("post_accuracy", "filter_accuracy", "dense_accuracy") if k in out})
+    return xr.Dataset({k: out[k] for k in ("post_accuracy", "filter_accuracy", "dense_accuracy",
+                                           "run_wall_seconds") if k in out})
 
 
 def pruning_experiment(config: PruningConfig | dict[str, Any], results_dir: str | os.PathLike, *,
@@ -203,7 +214,8 @@ def pruning_experiment(config: PruningConfig | dict[str, Any], results_dir: str 
     xarray.Dataset
         ``post_accuracy`` (dims ``dataset``, ``curve``, ``fraction_removed``, ``seed``),
         ``filter_accuracy`` (``dataset``, ``filter_curve``, ``filter_fraction``,
-        ``filter_seed``), ``dense_accuracy`` (``dataset``, ``preset``, ``seed``); with
+        ``filter_seed``), ``dense_accuracy`` (``dataset``, ``preset``, ``seed``),
+        ``run_wall_seconds`` (``dataset``, ``run``: ``post_spectral``, ``filter_s0``, ...); with
         ``activation`` and ``hidden`` dims when more than one value of either was run
         (otherwise scalar coordinates).
     """
@@ -228,6 +240,7 @@ def pruning_experiment(config: PruningConfig | dict[str, Any], results_dir: str 
                            ("filter_fraction", "fraction of hidden nodes removed by the filter")]:
         if var in ds.variables:
             cf(ds[var], long_name, "1")
+    cf(ds["run_wall_seconds"], "wall time of each stored run (a post-training preset or a filter seed)", "s")
     ds.attrs = {}
     hidden = config.hidden[0] if len(config.hidden) == 1 else list(config.hidden)
     ds.attrs.update(provenance_attrs(analysis="pruning_curves", config=config.to_dict(), hidden=hidden))

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import xarray as xr
 from spectral_physics.analysis.experiments import (
     NTTConfig,
     PruningConfig,
@@ -94,6 +95,10 @@ def test_pruning_experiment_post_only(tmp_path, data_root):
     dense = ds.dense_accuracy.sel(dataset="mnist", preset="spectral").values
     assert np.allclose(post.sel(curve="spectral: eigenvalue", fraction_removed=0.0).values, dense)
     assert np.all(post.sel(fraction_removed=1.0).values < 0.25)
+    # each run's wall time, which the run measured itself
+    secs = ds.run_wall_seconds.sel(dataset="mnist")
+    assert secs.run.values.tolist() == ["post_spectral", "post_direct"]
+    assert np.all((secs.values > 0) & (secs.values < 600)) and ds.run_wall_seconds.attrs["units"] == "s"
 
 
 def test_pruning_filter_is_one_run_per_seed_with_the_numbers_of_all_seeds_at_once(tmp_path, data_root):
@@ -124,6 +129,16 @@ def test_pruning_filter_is_one_run_per_seed_with_the_numbers_of_all_seeds_at_onc
     again = pruning_experiment(cfg, tmp_path / "runs", data_root=data_root, progress=False)
     assert victim.exists() and kept.stat().st_mtime_ns == stamp
     np.testing.assert_array_equal(again.filter_accuracy.values, ds.filter_accuracy.values)
+    assert again.run_wall_seconds.run.values.tolist() == ["filter_s3", "filter_s1"]
+    assert again.run_wall_seconds.sel(run="filter_s3").item() == ds.run_wall_seconds.sel(run="filter_s3").item()
+    # a run stored without its wall time (before runs timed themselves) reads NaN, not an error
+    with xr.open_dataset(kept) as old:
+        untimed = old.load()
+    del untimed.attrs["wall_seconds"]
+    untimed.to_netcdf(kept)
+    secs = pruning_experiment(cfg, tmp_path / "runs", data_root=data_root, progress=False).run_wall_seconds
+    assert np.isnan(secs.sel(dataset="mnist", run="filter_s3").item())
+    assert secs.sel(dataset="mnist", run="filter_s1").item() > 0
 
 
 def test_cli_bad_field_is_one_line_exit_2(tmp_path):
