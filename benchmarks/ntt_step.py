@@ -2,8 +2,10 @@
 
 One NTT step = teacher outputs and kernel on the batch, student loss and exact
 gradient, one Adam update (batch 64: kernel on the 32 x 32 cross block, 10 x 10
-logit pairs). Also times ``empirical_ntk`` alone and measures its peak memory
-(tracemalloc). Prints a Markdown table and, with ``--json``, one JSON object.
+logit pairs). The floor is the step's matrix products alone (the same shapes on
+preallocated arrays, timed between the steps); the ratio step / floor is what the
+library adds on top of BLAS. Also times ``empirical_ntk`` alone and measures its peak
+memory (tracemalloc). Prints a Markdown table and, with ``--json``, one JSON object.
 
 Timings on a shared machine are noisy: the table gives the median and the
 minimum over repeats, and the 1-minute load average when the run started.
@@ -42,6 +44,37 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "load_1min": os.getloadavg()[0],
             "numpy": np.__version__, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "unset")}
+
+
+def floor_products(sizes: list[int], batch: int, dtype: str) -> list[tuple[int, int, int]]:
+    """The (m, k, n) shapes of the matrix products of one masked-dense NTT step.
+
+    Read off ``ntt._evaluate`` and ``ntk.output_signals``: per network (teacher and student)
+    the forward pass, the per-output deltas and, per layer, the two factors of the kernel
+    block (``a1 @ a2.T`` and the delta pairs); for the student alone the kernel's adjoint,
+    the adjoint of the delta recursion and ordinary backpropagation.
+    """
+    n, h, k, nl = batch, batch // 2, sizes[-1], len(sizes) - 1
+    net = [(n, sizes[l], sizes[l + 1]) for l in range(nl)]
+    net += [(n * k, sizes[l + 2], sizes[l + 1]) for l in range(nl - 1)]
+    net += [(h, sizes[l], h) for l in range(nl)] + [(h * k, sizes[l + 1], h * k) for l in range(nl)]
+    student = [(h * k, h * k, sizes[l + 1]) for l in range(nl) for _ in range(2)]
+    student += [(h, h, sizes[l]) for l in range(nl) for _ in range(2)]
+    student += [(n * k, sizes[l + 1], sizes[l + 2]) for l in range(nl - 2)]
+    student += [(sizes[l + 2], n * k, sizes[l + 1]) for l in range(nl - 2)]
+    student += [(sizes[l + 1], n, sizes[l]) for l in range(nl)] + [(n, sizes[l + 1], sizes[l]) for l in range(1, nl)]
+    return 2 * net + student
+
+
+def time_floor(shapes: list[tuple[int, int, int]], dtype: str) -> float:
+    """Seconds of the products ``shapes`` alone, on preallocated operands and outputs."""
+    rng = np.random.default_rng(2)
+    ops = [(rng.random((m, q), dtype=np.float32).astype(dtype), rng.random((q, r), dtype=np.float32).astype(dtype),
+            np.empty((m, r), dtype=dtype)) for m, q, r in shapes]
+    t0 = time.perf_counter()
+    for a, b, out in ops:
+        np.matmul(a, b, out=out)
+    return time.perf_counter() - t0
 
 
 def time_steps(kind: str, density: float, steps: int, batch: int, dtype: str) -> np.ndarray:
@@ -90,10 +123,19 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     info = machine()
     rows = []
+    shapes = floor_products([784, 300, 100, 10], args.batch, args.dtype)
+    floors = []
     for kind in ("masked-dense", "sparse"):
         ts = time_steps(kind, args.density, args.steps, args.batch, args.dtype)
+        floors += [time_floor(shapes, args.dtype) for _ in range(args.steps)]
         rows.append({"what": f"NTT step ({kind} kernel), batch {args.batch}, density {args.density}",
                      "median_s": float(np.median(ts)), "min_s": float(ts.min())})
+    floors = np.array(floors[1:])  # the first call allocates
+    macs = sum(m * q * r for m, q, r in shapes)
+    rows.insert(1, {"what": f"floor: the {len(shapes)} matrix products of a masked-dense step ({macs / 1e6:.0f} M "
+                            f"multiply-adds), alone", "median_s": float(np.median(floors)),
+                    "min_s": float(floors.min())})
+    rows[0]["ratio"] = rows[0]["median_s"] / rows[1]["median_s"]
     for kind, dens in (("sparse", None), ("sparse", args.density), ("masked-dense", args.density)):
         ts, peak, est = time_ntk(kind, dens, max(5, args.steps // 2), args.dtype)
         label = "dense" if dens is None else f"density {dens}"
@@ -107,6 +149,7 @@ def main(argv=None) -> int:
     for r in rows:
         peak = f"{r['peak_MiB']:.1f}" if "peak_MiB" in r else ""
         print(f"| {r['what']} | {r['median_s']:.4f} | {r['min_s']:.4f} | {peak} |")
+    print(f"masked-dense step / floor (medians): {rows[0]['ratio']:.2f}")
     if args.json:
         print(json.dumps({"machine": info, "rows": rows}))
     return 0

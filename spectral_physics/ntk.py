@@ -149,7 +149,7 @@ def output_signals(net, x, keep_pre: bool = False, check: bool = True) -> Output
     pre: list[Any] = [None] * nl
     deltas[-1] = xp.broadcast_to(xp.eye(k, dtype=net.dtype), (n, k, k))
     for l in range(nl - 2, -1, -1):
-        p = xp.matmul(deltas[l + 1], weights[l + 1])
+        p = stacked_matmul(deltas[l + 1], weights[l + 1])
         if keep_pre:
             pre[l] = p
         d = p if not keep_pre else p.copy()
@@ -159,6 +159,17 @@ def output_signals(net, x, keep_pre: bool = False, check: bool = True) -> Output
 
 
 # --------------------------------------------------------------------------- contractions
+def stacked_matmul(a, b):
+    """``a @ b`` for a stack ``a`` (..., m) and a matrix ``b`` (m, p), as one 2-D product.
+
+    ``matmul`` of a stack calls one small GEMM per leading index (64 products of 10 rows
+    for an NTT batch), about twice as slow on a CPU as the single product of all rows.
+    """
+    xp = array_module(a)
+    lead = a.shape[:-1]
+    return xp.matmul(a.reshape(-1, a.shape[-1]), b).reshape(*lead, b.shape[-1])
+
+
 def _pair_dd(d1, d2, trace: bool):
     """``sum_i d1[a,c,i] d2[b,d,i]`` as (n1, n2, k, k), or its trace over c = d as (n1, n2)."""
     xp = array_module(d1)
@@ -447,8 +458,8 @@ def kernel_from_signals(net, sig1: OutputSignals, sig2: OutputSignals, *, kind: 
                 q = lam * lam if mask is None else lam * lam * mask
                 _weight_term(out, d1, d2, a1, a2, q, trace, memory_budget)
             if "lam_in" in names:
-                f1.append(xp.matmul(d1, mphi) * a1[:, None, :])
-                f2.append(xp.matmul(d2, mphi) * a2[:, None, :])
+                f1.append(stacked_matmul(d1, mphi) * a1[:, None, :])
+                f2.append(stacked_matmul(d2, mphi) * a2[:, None, :])
             if "lam_out" in names:
                 f1.append(-d1 * xp.matmul(a1, mphi.T)[:, None, :])
                 f2.append(-d2 * xp.matmul(a2, mphi.T)[:, None, :])

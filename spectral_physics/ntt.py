@@ -50,6 +50,7 @@ from .ntk import (
     metric_product_t,
     ntk_memory_estimate,
     output_signals,
+    stacked_matmul,
 )
 from .sparse import DynamicSparseTraining, apply_masks, check_density, magnitude_masks
 from .train import DEFAULT_MAX_LOSS, Callback, fit
@@ -348,7 +349,7 @@ def _evaluate(student: SpectralMLP, x, f_t, theta_t, density: float, lambda_k: f
             g_z[l] = (gd * sig.pre[l]).sum(axis=1) * act.d2f(zs[l])
         gp = gd * dsig[:, None, :]
         if l + 1 < nl - 1:
-            g_d[l + 1] = g_d[l + 1] + gp @ ws[l + 1].T
+            g_d[l + 1] = g_d[l + 1] + stacked_matmul(gp, ws[l + 1].T)
             dn = sig.deltas[l + 1]
             g_w[l + 1] += dn.reshape(-1, dn.shape[-1]).T @ gp.reshape(-1, gp.shape[-1])
         else:  # delta of the logits is the identity

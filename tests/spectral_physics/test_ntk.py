@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spectral_physics import SpectralMLP
-from spectral_physics.ntk import empirical_ntk, ntk_memory_estimate
+from spectral_physics.ntk import empirical_ntk, ntk_memory_estimate, stacked_matmul
 
 
 def _jacobian(net, x):
@@ -183,3 +183,15 @@ def test_memory_budget_refuses_before_allocating():
     assert peak < 2**20
     with pytest.raises(ValueError, match="memory_budget"):
         empirical_ntk(net, x[:64], x[:64], memory_budget=2**20)
+
+
+def test_stacked_matmul_is_matmul_of_every_slice():
+    """One 2-D product of all rows equals the stack's per-slice products, broadcast stacks too."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 3, 5))
+    b = rng.standard_normal((5, 2))
+    got = stacked_matmul(a, b)
+    assert got.shape == (4, 3, 2)
+    np.testing.assert_allclose(got, np.stack([s @ b for s in a]), rtol=1e-12, atol=1e-12)
+    eye = np.broadcast_to(np.eye(5), (4, 5, 5))  # the logits' deltas: read-only, zero strides
+    np.testing.assert_array_equal(stacked_matmul(eye, b), np.broadcast_to(b, (4, 5, 2)))
