@@ -216,31 +216,40 @@ def _est_prune_eval(cal: _Calibration, *, sizes, train, activation, init, n, ran
 
 
 def _est_ntt_unit(cal: _Calibration, *, sizes, kind, scope, density, n_train) -> tuple[float, float]:
-    """``(seconds per NTT step, fixed seconds per transfer)`` from two short transfers."""
-    k1, k2 = 2, 2 + max(cal.steps, 4)
+    """``(seconds per NTT step, fixed seconds per transfer)`` from one short transfer.
 
-    def run(steps: int) -> float:
-        from spectral_physics.ntt import make_teacher, neural_tangent_transfer
-
-        teacher = make_teacher(list(sizes), seed=0)
-        x, _ = cal.data(n_train, sizes[0], sizes[-1], normal=True)
-        t0 = time.perf_counter()
-        neural_tangent_transfer(teacher, x, density, steps=steps, kind=kind, scope=scope, seed=0, progress=False)
-        return time.perf_counter() - t0
-
+    The step is the median time between steps after ``cal.warm`` of them (a clock callback,
+    as for training steps); the fixed part is the rest of the transfer (the split of the
+    data, the first masks and validations). A difference of two totals, used before, put
+    the noise of the fixed part (a 60 000-image copy) into a handful of steps and read an
+    NTT step as 0 s on a busy machine.
+    """
     desc = {"what": "ntt", "sizes": list(sizes), "kind": kind, "scope": scope,
             "density": density if kind == "sparse" else None, "n_train": n_train}
     per: dict[str, float] = {}
 
     def measure_step() -> float:
-        # the best of two of each length: a busy machine's spikes do not enter the difference
-        t1 = min(run(k1), run(k1))
-        t2 = min(run(k2), run(k2))
-        per["fixed"] = t1
-        return max((t2 - t1) / (k2 - k1), 0.0)
+        from spectral_physics.ntt import make_teacher, neural_tangent_transfer
+
+        teacher = make_teacher(list(sizes), seed=0)
+        x, _ = cal.data(n_train, sizes[0], sizes[-1], normal=True)
+        steps = cal.warm + max(cal.steps, 4)
+        clock = _StepClock()
+        t0 = time.perf_counter()
+        neural_tangent_transfer(teacher, x, density, steps=steps, kind=kind, scope=scope, seed=0, progress=False,
+                                callbacks=[clock.callback])
+        total = time.perf_counter() - t0
+        step = clock.per_step(cal.warm)
+        per["fixed"] = max(total - steps * step, 0.0)
+        return step
+
+    def measure_fixed() -> float:
+        if not per:  # the step came from a given calibration, the fixed part did not
+            measure_step()
+        return per["fixed"]
 
     step = cal.get({**desc, "part": "step"}, measure_step)
-    fixed = cal.get({**desc, "part": "fixed"}, lambda: max(per.get("fixed", run(k1)) - k1 * step, 0.0))
+    fixed = cal.get({**desc, "part": "fixed"}, measure_fixed)
     return step, fixed
 
 
@@ -307,11 +316,14 @@ def _est_pool(cal: _Calibration, workers: int) -> tuple[float, float]:
 
     The pool is started as a sweep starts it and every worker runs :func:`_est_pool_probe`
     at once: the start-up is the time until the last worker began (spawn and imports) plus
-    the longest first fit (compiled kernels loaded). The slowdown comes from three more
+    the longest first fit (compiled kernels loaded). The slowdown comes from five more
     rounds on the warm workers, each started together, so that one worker's imports do not
-    overlap another's timed steps: the median round's mean duration over the median of three
-    runs of the same workload alone here
+    overlap another's timed steps, each paired with a run of the same workload alone here
+    just before it: the median over rounds of (round's mean duration / its run alone)
     (>= 1 where the workers share cores, memory bandwidth or a machine busy with other jobs).
+    Pairing in time matters on a shared host, whose speed drifts over seconds: ratios
+    against three runs alone at the start read 1.4 and 1.75 on 2026-12-02 where the
+    workers slowed each other by 1.0-1.2.
     """
     desc = {"what": "pool", "workers": int(workers)}
     out: dict[str, float] = {}
@@ -319,19 +331,20 @@ def _est_pool(cal: _Calibration, workers: int) -> tuple[float, float]:
     def measure_start() -> float:
         from .sweep.execute import make_executor
 
-        # the same statistic on both sides: the median of three (a minimum alone would read the
-        # pool slower by the spread of the runs, about 4 % here)
-        alone = float(np.median([_est_pool_probe()[2] for _ in range(3)]))
+        _est_pool_probe()  # this process's warm-up, as the workers' first probe is theirs
         t0 = time.time()
         ex, close = make_executor(workers=int(workers), device="cpu")
         try:
             res = [f.result() for f in [ex.submit(_est_pool_probe) for _ in range(int(workers))]]
-            rounds = [[f.result() for f in [ex.submit(_est_pool_probe) for _ in range(int(workers))]]
-                      for _ in range(3)]
+            ratios = []
+            for _ in range(5):
+                alone = _est_pool_probe()[2]
+                pooled = [f.result()[2] for f in [ex.submit(_est_pool_probe) for _ in range(int(workers))]]
+                ratios.append(float(np.mean(pooled)) / alone)
         finally:
             close()
-        # the median round: one round's mean still varies by a few tens of per cent
-        out["slowdown"] = max(float(np.median([np.mean([d for _, _, d in r]) for r in rounds])) / alone, 1.0)
+        # the median ratio: one round still varies by a few tens of per cent
+        out["slowdown"] = max(float(np.median(ratios)), 1.0)
         return max(st for st, _, _ in res) - t0 + max(w for _, w, _ in res)
 
     start = cal.get({**desc, "part": "start"}, measure_start)

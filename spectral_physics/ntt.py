@@ -35,6 +35,7 @@ Example
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -538,6 +539,7 @@ def neural_tangent_transfer(
     progress: bool = True,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     max_loss: float = DEFAULT_MAX_LOSS,
+    callbacks: Sequence[Callback] = (),
 ) -> NTTResult:
     """Find a sparse wiring without labels by matching the teacher's outputs and NTK.
 
@@ -578,6 +580,9 @@ def neural_tangent_transfer(
         Bytes one step may allocate; checked before the first step.
     max_loss : float
         Explosion bound of the step loss (see :func:`~spectral_physics.train.fit`).
+    callbacks : sequence of Callback
+        More :class:`~spectral_physics.train.Callback` objects for ``fit``, called after the
+        mask re-selection and the validation (e.g. a clock of the steps).
 
     Raises
     ------
@@ -616,16 +621,16 @@ def neural_tangent_transfer(
                                              "val_l2", "train_loss", "seconds")}
     objective = NTTObjective(teacher, density=density, lambda_k=lambda_k, lambda_2=lambda_2, kind=kind,
                              memory_budget=memory_budget)
-    callbacks: list[Callback] = []
+    own: list[Callback] = []
     dst = None
     if mask_every:
         # the last re-choice lies more than mask_every steps before the end
         dst = DynamicSparseTraining(density, every=mask_every, scope=scope, until=steps - mask_every - 1)
-        callbacks.append(dst)
-    callbacks.append(_Validation(objective, x_val, steps, val_every, hist))
+        own.append(dst)
+    own.append(_Validation(objective, x_val, steps, val_every, hist))
     per_epoch = len(tr_idx) // batch_size
     fit(student, (x_tr, None), epochs=-(-steps // per_epoch), max_steps=steps, batch_size=batch_size,
-        drop_last=True, optimizer="adam", lr=lr, seed=rng, progress=progress, callbacks=callbacks,
+        drop_last=True, optimizer="adam", lr=lr, seed=rng, progress=progress, callbacks=[*own, *callbacks],
         loss_and_grad=objective, max_loss=max_loss)
     # a re-choice keeps the number of kept entries, so as many enter as leave: flips / 2
     hist["mask_changes"] = [(u["step"], int(sum(u["flips"])) // 2) for u in (dst.updates if dst else [])]

@@ -217,3 +217,36 @@ def test_each_filter_seed_is_a_run_of_its_own(tmp_path, first):
     left = estimate(schedule=two, only=["pruning"], workers=1, calibration=cal, out=tmp_path)["steps"][0]
     assert left["parts"]["runs_done"] == 1
     assert left["parts"]["remaining_seconds"] == pytest.approx(row["seconds"] - share, rel=1e-12)
+
+
+def test_the_ntt_step_is_read_off_the_steps_not_off_noisy_totals(monkeypatch):
+    """Known answer: every NTT step sleeps 30 ms, and the start of each transfer sleeps a random
+    0-300 ms (a busy machine's noise in the fixed part). The calibrated step is 30 ms plus the
+    tiny network's own step, whatever the noise; the difference of two totals (the method
+    before) read it as 13 ms."""
+    import random
+    import time
+
+    from spectral_physics.analysis.estimate import _Calibration, _est_ntt_unit
+
+    import spectral_physics.ntt as ntt
+
+    rng = random.Random(0)
+    call, begin = ntt.NTTObjective.__call__, ntt._Validation.on_train_begin
+
+    def slow_step(self, *args, **kwargs):
+        time.sleep(0.03)
+        return call(self, *args, **kwargs)
+
+    def noisy_begin(self, net):
+        time.sleep(rng.uniform(0.0, 0.3))
+        return begin(self, net)
+
+    monkeypatch.setattr(ntt.NTTObjective, "__call__", slow_step)
+    monkeypatch.setattr(ntt._Validation, "on_train_begin", noisy_begin)
+    for _ in range(2):
+        cal = _Calibration(None, warm=2, steps=6, data_root=None)
+        step, fixed = _est_ntt_unit(cal, sizes=[784, 8, 6, 10], kind="masked-dense", scope="layer", density=0.5,
+                                    n_train=400)
+        assert 0.03 <= step < 0.045
+        assert fixed >= 0.0

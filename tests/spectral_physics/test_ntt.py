@@ -114,9 +114,19 @@ def test_transfer_reduces_validation_loss_and_keeps_density():
     assert [s for s, _ in h["mask_changes"]] == [30, 60]
     # the teacher is untouched and the run is reproducible
     assert teacher.layers[0].mask is None
+    # a caller's callback sees every step and changes nothing
+    from spectral_physics.train import Callback
+
+    class Count(Callback):
+        steps = 0
+
+        def on_step_end(self, net, epoch, step):
+            Count.steps += 1
+
     again = neural_tangent_transfer(teacher, x, 0.1, steps=120, lr=2e-3, mask_every=30, val_every=40,
-                                    progress=False, seed=3)
+                                    progress=False, seed=3, callbacks=[Count()])
     np.testing.assert_array_equal(again.student.layers[0].weight, res.student.layers[0].weight)
+    assert Count.steps == 120
 
 
 def test_supervised_phase_keeps_the_mask_fixed():
