@@ -90,6 +90,10 @@ def _est_shape(name: str, subset: int | None, n_test: int | None, root) -> tuple
     return f, c, min(subset, n) if subset else n, min(n_test, t) if n_test else t
 
 
+#: a training step is timed over at least this many seconds of steps (at most _MAX_STEPS steps)
+_MIN_TIMED, _MAX_STEPS = 0.2, 1000
+
+
 class _StepClock:
     """Times of ``on_step_end`` (perf_counter), for per-step costs without fit's set-up or evaluation."""
 
@@ -137,22 +141,32 @@ def _est_train(cal: _Calibration, *, sizes, train, activation="relu", init="defa
         if mask_density is not None:
             apply_masks(net, make_masks("random", net, mask_density, seed=0))
         x, y = cal.data(n_train, sizes[0], n_classes)
-        total = cal.warm + cal.steps
-        clock = _StepClock()
         per_epoch = -(-n_train // batch)
-        t0 = time.perf_counter()
-        try:
-            fit(net, (x, y), epochs=-(-total // per_epoch), max_steps=total, batch_size=batch,
-                optimizer=optimizer, lr=lr, progress=False, callbacks=[*cbs, clock.callback],
-                shared_order=shared, max_loss=float("inf"))
-        except DivergenceError:  # random data at a large rate: the steps timed so far do
-            pass
+
+        def timed(steps: int) -> tuple[_StepClock, float]:
+            total = cal.warm + steps
+            clock = _StepClock()
+            t0 = time.perf_counter()
+            try:
+                fit(net, (x, y), epochs=-(-total // per_epoch), max_steps=total, batch_size=batch,
+                    optimizer=optimizer, lr=lr, progress=False, callbacks=[*cbs, clock.callback],
+                    shared_order=shared, max_loss=float("inf"))
+            except DivergenceError:  # random data at a large rate: the steps timed so far do
+                pass
+            return clock, t0
+
+        clock, t0 = timed(cal.steps)
         step = clock.per_step(cal.warm)
         first = _FIRST_FIT
         if first not in cal.values and len(clock.times) >= cal.warm:
             # the first fit of a process also loads the compiled kernels: paid once per process
             warm = clock.times[max(cal.warm - 1, 0)] - t0
             cal.values[first] = max(warm - cal.warm * step, 0.0)
+        if step * cal.steps < _MIN_TIMED:
+            # a sub-millisecond step: 6 of them are noise; time steps worth _MIN_TIMED seconds
+            more = int(min(_MIN_TIMED / max(step, 1e-5), _MAX_STEPS))
+            again = timed(more)[0].per_step(cal.warm)
+            step = again if np.isfinite(again) else step
         return step
 
     return cal.get(desc, measure)

@@ -250,3 +250,25 @@ def test_the_ntt_step_is_read_off_the_steps_not_off_noisy_totals(monkeypatch):
                                     n_train=400)
         assert 0.03 <= step < 0.045
         assert fixed >= 0.0
+
+
+def test_a_fast_training_step_is_timed_over_enough_steps(monkeypatch):
+    """A sub-millisecond step is timed again over at least _MIN_TIMED seconds of steps
+    (6 steps of 0.5 ms are 3 ms, less than a scheduler's time slice)."""
+    from spectral_physics.analysis import estimate as est
+
+    import spectral_physics
+
+    calls = []
+    real = spectral_physics.fit
+
+    def counting_fit(*args, **kwargs):
+        calls.append(kwargs["max_steps"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(spectral_physics, "fit", counting_fit)
+    cal = est._Calibration(None, warm=2, steps=6, data_root=None)
+    step = est._est_train(cal, sizes=[20, 4, 3], train="direct", batch=8, n_train=64, n_classes=3)
+    assert calls[0] == 8 and len(calls) == 2
+    assert calls[1] - 2 >= min(est._MIN_TIMED / step, est._MAX_STEPS) * 0.5
+    assert 0 < step < 0.01
