@@ -3,7 +3,7 @@
 One NTT step = teacher outputs and kernel on the batch, student loss and exact
 gradient, one Adam update (batch 64: kernel on the 32 x 32 cross block, 10 x 10
 logit pairs). The floor is the step's matrix products alone (the same shapes on
-preallocated arrays, timed between the steps); the ratio step / floor is what the
+preallocated arrays, timed in the same run, after the steps of each kernel kind); the ratio step / floor is what the
 library adds on top of BLAS. Also times ``empirical_ntk`` alone and measures its peak
 memory (tracemalloc). Prints a Markdown table and, with ``--json``, one JSON object.
 

@@ -53,6 +53,7 @@ __all__ = [
     "output_signals",
     "empirical_ntk",
     "kernel_from_signals",
+    "stacked_matmul",
     "ntk_memory_estimate",
 ]
 
@@ -160,11 +161,27 @@ def output_signals(net, x, keep_pre: bool = False, check: bool = True) -> Output
 
 # --------------------------------------------------------------------------- contractions
 def stacked_matmul(a, b):
-    """``a @ b`` for a stack ``a`` (..., m) and a matrix ``b`` (m, p), as one 2-D product.
+    """``a @ b`` for a stack ``a`` and one matrix ``b``, computed as a single 2-D product.
 
     ``matmul`` of a stack calls one small GEMM per leading index (64 products of 10 rows
     for an NTT batch), about twice as slow on a CPU as the single product of all rows.
+
+    Parameters
+    ----------
+    a : array (..., m)
+        Any number of leading dims (none: a vector). A non-contiguous ``a`` is copied by
+        the reshape.
+    b : array (m, p)
+
+    Returns
+    -------
+    array (..., p)
+        Equal to ``a @ b``.
     """
+    if b.ndim != 2:
+        raise ValueError(f"stacked_matmul: b must be a matrix (m, p), got shape {b.shape}")
+    if a.shape[-1] != b.shape[0]:
+        raise ValueError(f"stacked_matmul: a (..., {a.shape[-1]}) and b {b.shape} do not chain")
     xp = array_module(a)
     lead = a.shape[:-1]
     return xp.matmul(a.reshape(-1, a.shape[-1]), b).reshape(*lead, b.shape[-1])

@@ -219,46 +219,64 @@ def test_each_filter_seed_is_a_run_of_its_own(tmp_path, first):
     assert left["parts"]["remaining_seconds"] == pytest.approx(row["seconds"] - share, rel=1e-12)
 
 
-def test_the_ntt_step_is_read_off_the_steps_not_off_noisy_totals(monkeypatch):
-    """Known answer: every NTT step sleeps 30 ms, and the start of each transfer sleeps a random
-    0-300 ms (a busy machine's noise in the fixed part). The calibrated step is 30 ms plus the
-    tiny network's own step, whatever the noise; the difference of two totals (the method
-    before) read it as 13 ms."""
-    import random
-    import time
+class _FakeClock:
+    """``time.perf_counter`` of a virtual machine: time moves only when the test moves it,
+    by ``tick`` seconds at every reading and by what :meth:`sleep` adds."""
 
-    from spectral_physics.analysis.estimate import _Calibration, _est_ntt_unit
+    def __init__(self, tick: float = 0.0):
+        self.t, self.tick = 1000.0, tick
+
+    def perf_counter(self) -> float:
+        self.t += self.tick
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def test_the_ntt_step_is_read_off_the_steps_not_off_noisy_totals(monkeypatch):
+    """Known answer: every NTT step takes 30 ms of a virtual clock, and the start of each
+    transfer a random 0-300 ms (a busy machine's noise in the fixed part); nothing else
+    moves the clock. The calibrated step is exactly 30 ms whatever the noise; the
+    difference of two totals (the method before) read it as 13 ms."""
+    import random
+
+    from spectral_physics.analysis import estimate as est
 
     import spectral_physics.ntt as ntt
 
+    clock = _FakeClock()
+    monkeypatch.setattr(est, "time", clock)
     rng = random.Random(0)
     call, begin = ntt.NTTObjective.__call__, ntt._Validation.on_train_begin
 
     def slow_step(self, *args, **kwargs):
-        time.sleep(0.03)
+        clock.sleep(0.03)
         return call(self, *args, **kwargs)
 
     def noisy_begin(self, net):
-        time.sleep(rng.uniform(0.0, 0.3))
+        clock.sleep(rng.uniform(0.0, 0.3))
         return begin(self, net)
 
     monkeypatch.setattr(ntt.NTTObjective, "__call__", slow_step)
     monkeypatch.setattr(ntt._Validation, "on_train_begin", noisy_begin)
     for _ in range(2):
-        cal = _Calibration(None, warm=2, steps=6, data_root=None)
-        step, fixed = _est_ntt_unit(cal, sizes=[784, 8, 6, 10], kind="masked-dense", scope="layer", density=0.5,
-                                    n_train=400)
-        assert 0.03 <= step < 0.045
+        cal = est._Calibration(None, warm=2, steps=6, data_root=None)
+        step, fixed = est._est_ntt_unit(cal, sizes=[784, 8, 6, 10], kind="masked-dense", scope="layer",
+                                        density=0.5, n_train=400)
+        assert step == pytest.approx(0.03, abs=1e-9)
         assert fixed >= 0.0
 
 
 def test_a_fast_training_step_is_timed_over_enough_steps(monkeypatch):
-    """A sub-millisecond step is timed again over at least _MIN_TIMED seconds of steps
-    (6 steps of 0.5 ms are 3 ms, less than a scheduler's time slice)."""
+    """Known answer: a step of 0.5 ms (each reading of a virtual clock moves it 0.5 ms, and the
+    step clock reads it once a step) is timed again over _MIN_TIMED / 0.5 ms = 400 steps
+    after the warm-up: 6 steps of 0.5 ms are 3 ms, less than a scheduler's time slice."""
     from spectral_physics.analysis import estimate as est
 
     import spectral_physics
 
+    monkeypatch.setattr(est, "time", _FakeClock(tick=0.0005))
     calls = []
     real = spectral_physics.fit
 
@@ -269,6 +287,20 @@ def test_a_fast_training_step_is_timed_over_enough_steps(monkeypatch):
     monkeypatch.setattr(spectral_physics, "fit", counting_fit)
     cal = est._Calibration(None, warm=2, steps=6, data_root=None)
     step = est._est_train(cal, sizes=[20, 4, 3], train="direct", batch=8, n_train=64, n_classes=3)
-    assert calls[0] == 8 and len(calls) == 2
-    assert calls[1] - 2 >= min(est._MIN_TIMED / step, est._MAX_STEPS) * 0.5
-    assert 0 < step < 0.01
+    assert calls == [2 + 6, 2 + int(round(est._MIN_TIMED / 0.0005))]
+    assert step == pytest.approx(0.0005, abs=1e-12)
+
+
+def test_a_step_timed_over_enough_steps_is_not_timed_again(monkeypatch):
+    """A 50 ms step: 6 of them already last 0.3 s, so one fit of 8 steps is all."""
+    from spectral_physics.analysis import estimate as est
+
+    import spectral_physics
+
+    monkeypatch.setattr(est, "time", _FakeClock(tick=0.05))
+    calls = []
+    real = spectral_physics.fit
+    monkeypatch.setattr(spectral_physics, "fit", lambda *a, **k: calls.append(k["max_steps"]) or real(*a, **k))
+    cal = est._Calibration(None, warm=2, steps=6, data_root=None)
+    step = est._est_train(cal, sizes=[20, 4, 3], train="direct", batch=8, n_train=64, n_classes=3)
+    assert calls == [8] and step == pytest.approx(0.05, abs=1e-12)

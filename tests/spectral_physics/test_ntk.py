@@ -195,3 +195,13 @@ def test_stacked_matmul_is_matmul_of_every_slice():
     np.testing.assert_allclose(got, np.stack([s @ b for s in a]), rtol=1e-12, atol=1e-12)
     eye = np.broadcast_to(np.eye(5), (4, 5, 5))  # the logits' deltas: read-only, zero strides
     np.testing.assert_array_equal(stacked_matmul(eye, b), np.broadcast_to(b, (4, 5, 2)))
+    v = rng.standard_normal(5)  # no leading dims: a vector
+    np.testing.assert_allclose(stacked_matmul(v, b), v @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_stacked_matmul_names_shapes_that_do_not_chain():
+    a = np.zeros((4, 3, 5))
+    with pytest.raises(ValueError, match="must be a matrix"):
+        stacked_matmul(a, np.zeros(5))
+    with pytest.raises(ValueError, match="do not chain"):
+        stacked_matmul(a, np.zeros((4, 2)))
